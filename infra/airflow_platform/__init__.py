@@ -1,0 +1,1 @@
+"""airflow-platform: production Apache Airflow on AWS as Pulumi code."""

@@ -1,0 +1,290 @@
+"""Storage: the DAG bucket, the log-archive bucket and the backup bucket.
+
+Every bucket gets the same hardening (public access blocked on all four flags, ACLs off,
+default encryption, versioning, a TLS-only policy); what differs between them is data:
+one `BucketSpec` each, turned into resources by one loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_platform.aws_context import AwsContext
+from airflow_platform.config import Teardown
+from airflow_platform.config.model import BackupConfig, LogArchiveConfig
+from airflow_platform.iam import policy_document, statement
+from airflow_platform.tagging import resource_tags
+
+# Old DAG versions are only kept to roll back a bad deploy.
+DAG_NONCURRENT_VERSION_DAYS = 30
+# Backups: a replaced/deleted dump stays 1 more day (object lock still holds it until its
+# retention ends, whatever this says).
+BACKUP_NONCURRENT_VERSION_DAYS = 1
+ABORT_INCOMPLETE_BACKUP_UPLOAD_DAYS = 1
+
+
+def bucket_name(stack: str, purpose: str, account_id: str, region: str) -> str:
+    """Globally unique and stable: `airflow-<stack>-<purpose>-<account>-<region>`.
+
+    MWAA requires its source bucket's name to start with `airflow-`.
+    """
+    return f"airflow-{stack}-{purpose}-{account_id}-{region}"
+
+
+def _whole_bucket(rule_id: str, **actions: Any) -> dict[str, Any]:
+    return {"id": rule_id, "status": "Enabled", "filter": {}, **actions}
+
+
+def _delete_markers_rule() -> dict[str, Any]:
+    # An expiration that sets days leaves delete markers behind; this rule removes them
+    # once no version is left under them.
+    return _whole_bucket(
+        "remove-expired-delete-markers", expiration={"expired_object_delete_marker": True}
+    )
+
+
+def log_archive_rules(config: LogArchiveConfig) -> list[dict[str, Any]]:
+    """Standard-IA, then a Glacier class, then expiry; old versions and stale uploads go."""
+    return [
+        _whole_bucket(
+            "archive-then-expire-logs",
+            transitions=[
+                {"days": config.transition_to_ia_days, "storage_class": "STANDARD_IA"},
+                {
+                    "days": config.transition_to_glacier_days,
+                    "storage_class": config.glacier_class.value,
+                },
+            ],
+            expiration={"days": config.expire_days},
+            noncurrent_version_expiration={
+                "noncurrent_days": config.noncurrent_version_expire_days
+            },
+            abort_incomplete_multipart_upload={
+                "days_after_initiation": config.abort_incomplete_upload_days
+            },
+        ),
+        _delete_markers_rule(),
+    ]
+
+
+def backup_rules(config: BackupConfig) -> list[dict[str, Any]]:
+    """Dumps expire with the backup retention, so the bucket holds what RDS would."""
+    return [
+        _whole_bucket(
+            "expire-backups-after-retention",
+            expiration={"days": config.retention_days},
+            noncurrent_version_expiration={"noncurrent_days": BACKUP_NONCURRENT_VERSION_DAYS},
+            abort_incomplete_multipart_upload={
+                "days_after_initiation": ABORT_INCOMPLETE_BACKUP_UPLOAD_DAYS
+            },
+        ),
+        _delete_markers_rule(),
+    ]
+
+
+def dag_rules(abort_days: int) -> list[dict[str, Any]]:
+    """Current DAG files stay; replaced ones are kept long enough to roll back."""
+    return [
+        _whole_bucket(
+            "expire-old-dag-versions",
+            noncurrent_version_expiration={"noncurrent_days": DAG_NONCURRENT_VERSION_DAYS},
+            expiration={"expired_object_delete_marker": True},
+            abort_incomplete_multipart_upload={"days_after_initiation": abort_days},
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """What makes one bucket different from the others."""
+
+    purpose: str
+    """Short name: part of the bucket's name and of its resources' names."""
+    lifecycle_rules: list[dict[str, Any]]
+    """Lifecycle rules, in the provider's input shape."""
+    holds_data: bool
+    """Lost data cannot be rebuilt from git: protected in tiers that protect data."""
+    object_lock_days: int | None = None
+    """Default governance-mode retention, or None for no object lock."""
+
+
+@dataclass(frozen=True)
+class StorageArgs:
+    """Inputs of Storage."""
+
+    stack: str
+    """Stack name, part of the bucket names."""
+    aws: AwsContext
+    """Account and region, part of the bucket names."""
+    log_archive: LogArchiveConfig
+    """Lifecycle of the log-archive bucket."""
+    backup: BackupConfig
+    """Retention and object lock of the backup bucket."""
+    teardown: Teardown
+    """Protection (prod) or force-destroy (ephemeral)."""
+    tags: Mapping[str, str]
+    """The stack's tags."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Customer-managed key for default encryption; SSE-S3 when None."""
+
+
+class Storage(pulumi.ComponentResource):
+    """The platform's three buckets, each private, encrypted, versioned and TLS-only.
+
+    Outputs: `dag_bucket`, `log_archive_bucket`, `backup_bucket` (names) and their `*_arn`.
+    """
+
+    dag_bucket: pulumi.Output[str]
+    dag_bucket_arn: pulumi.Output[str]
+    log_archive_bucket: pulumi.Output[str]
+    log_archive_bucket_arn: pulumi.Output[str]
+    backup_bucket: pulumi.Output[str]
+    backup_bucket_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("airflow-platform:aws:Storage", name, None, opts)
+        self._name = name
+        self._args = args
+        specs = [
+            BucketSpec("dags", dag_rules(args.log_archive.abort_incomplete_upload_days), False),
+            BucketSpec("logs", log_archive_rules(args.log_archive), True),
+            BucketSpec(
+                "backups",
+                backup_rules(args.backup),
+                True,
+                object_lock_days=args.backup.retention_days if args.backup.object_lock else None,
+            ),
+        ]
+        buckets = {spec.purpose: self._bucket(spec) for spec in specs}
+        self.dag_bucket, self.dag_bucket_arn = buckets["dags"].bucket, buckets["dags"].arn
+        self.log_archive_bucket = buckets["logs"].bucket
+        self.log_archive_bucket_arn = buckets["logs"].arn
+        self.backup_bucket, self.backup_bucket_arn = (
+            buckets["backups"].bucket,
+            buckets["backups"].arn,
+        )
+        self.register_outputs(
+            {
+                "dag_bucket": self.dag_bucket,
+                "dag_bucket_arn": self.dag_bucket_arn,
+                "log_archive_bucket": self.log_archive_bucket,
+                "log_archive_bucket_arn": self.log_archive_bucket_arn,
+                "backup_bucket": self.backup_bucket,
+                "backup_bucket_arn": self.backup_bucket_arn,
+            }
+        )
+
+    def _bucket(self, spec: BucketSpec) -> aws.s3.Bucket:
+        args = self._args
+        prefix = f"{self._name}-{spec.purpose}"
+        protect = spec.holds_data and args.teardown.protect_data
+        opts = pulumi.ResourceOptions(parent=self, protect=protect)
+        name = args.aws.account_id.apply(
+            lambda account: bucket_name(args.stack, spec.purpose, account, args.aws.region)
+        )
+        bucket = aws.s3.Bucket(
+            prefix,
+            bucket=name,
+            force_destroy=args.teardown.force_destroy,
+            object_lock_enabled=spec.object_lock_days is not None,
+            tags=resource_tags(args.tags, prefix, {"purpose": spec.purpose}),
+            opts=opts,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{prefix}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{prefix}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=opts,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{prefix}-encryption",
+            bucket=bucket.id,
+            rules=[self._encryption_rule()],
+            opts=opts,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{prefix}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=opts,
+        )
+        # Lifecycle rules act on versions, so they follow versioning.
+        aws.s3.BucketLifecycleConfiguration(
+            f"{prefix}-lifecycle",
+            bucket=bucket.id,
+            rules=spec.lifecycle_rules,
+            # Small log files are not worth a transition request each (S3's own default, stated
+            # so the plan shows it).
+            transition_default_minimum_object_size="all_storage_classes_128K",
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[versioning])),
+        )
+        if spec.object_lock_days is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{prefix}-object-lock",
+                bucket=bucket.id,
+                object_lock_enabled="Enabled",
+                rule={"default_retention": {"mode": "GOVERNANCE", "days": spec.object_lock_days}},
+                opts=pulumi.ResourceOptions.merge(
+                    opts, pulumi.ResourceOptions(depends_on=[versioning])
+                ),
+            )
+        aws.s3.BucketPolicy(
+            f"{prefix}-policy",
+            bucket=bucket.id,
+            policy=self._tls_only_policy(bucket.arn),
+            # S3 rejects a policy and a public-access block written at the same moment.
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[public_access])
+            ),
+        )
+        return bucket
+
+    def _encryption_rule(self) -> dict[str, Any]:
+        if self._args.kms_key_arn is None:
+            return {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
+        return {
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms",
+                "kms_master_key_id": self._args.kms_key_arn,
+            },
+            # One data key per bucket instead of a KMS call per object: cost and KMS quotas.
+            "bucket_key_enabled": True,
+        }
+
+    @staticmethod
+    def _tls_only_policy(bucket_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+        resources = [bucket_arn, bucket_arn.apply(lambda arn: f"{arn}/*")]
+        return policy_document(
+            statement(
+                "DenyInsecureTransport",
+                ["s3:*"],
+                resources,
+                effect="Deny",
+                principal={"AWS": "*"},
+                condition={"Bool": {"aws:SecureTransport": "false"}},
+            ),
+            statement(
+                "DenyOutdatedTls",
+                ["s3:*"],
+                resources,
+                effect="Deny",
+                principal={"AWS": "*"},
+                condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+            ),
+        )

@@ -1,0 +1,273 @@
+"""Read a stack's config, apply its tier's defaults, validate it in full, once.
+
+`load_settings()` is what the Pulumi program calls; it reads through `pulumi.Config`.
+`settings_from_values()` does the work on plain values so the CLI and tests can call it
+without a Pulumi runtime. A bad value raises `ConfigError`, a `pulumi.RunError`, so
+`pulumi up` prints the message alone, without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+
+from airflow_platform.config.model import PlatformConfig, Platform, Tier
+from airflow_platform.config.tiers import TEARDOWN, TIER_DEFAULTS, Teardown
+
+NAMESPACE = "airflow-platform"
+EPHEMERAL_STACK = re.compile(r"^pr-(\d+)$")
+_STACK_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-[a-z]+-\d$")
+# Longest bucket name the platform derives: airflow-<stack>-backups-<account id>-<region>.
+_LONGEST_BUCKET_PURPOSE = "backups"
+_ACCOUNT_ID_LENGTH = 12
+
+
+class ConfigError(pulumi.RunError):
+    """The stack's config is invalid; the message names each key, value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs to know about the stack, validated."""
+
+    project: str
+    stack: str
+    region: str
+    config: PlatformConfig
+    expires_at: datetime | None
+    """When an ephemeral stack may be reaped; None on long-lived tiers."""
+
+    @property
+    def tier(self) -> Tier:
+        return self.config.tier
+
+    @property
+    def platform(self) -> Platform:
+        return self.config.platform
+
+    @property
+    def teardown(self) -> Teardown:
+        return TEARDOWN[self.config.tier]
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` wins; nested mappings merge key by key; lists and scalars replace."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def settings_from_values(
+    project: str,
+    stack: str,
+    values: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Settings:
+    """Validate `values` (namespaced keys such as `airflow-platform:tier` and `aws:region`,
+    objects already parsed) for `stack`, or raise one ConfigError listing every problem."""
+    problems: list[str] = []
+    ours = {
+        key.split(":", 1)[1]: value
+        for key, value in values.items()
+        if key.startswith(f"{NAMESPACE}:")
+    }
+
+    region = values.get("aws:region")
+    if region is None:
+        problems.append("aws:region is required; set it to an AWS region such as eu-west-1")
+    elif not isinstance(region, str) or not _REGION.fullmatch(region):
+        problems.append(f"aws:region = {region!r} is not allowed: expected a region such as eu-west-1")
+
+    problems += _stack_name_problems(stack, region if isinstance(region, str) else "us-east-1")
+    tier = _resolve_tier(stack, ours, problems)
+
+    known = {field.alias or name: name for name, field in PlatformConfig.model_fields.items()}
+    for key in sorted(set(ours) - set(known)):
+        problems.append(_unknown_key(f"{NAMESPACE}:{key}", key, sorted(known)))
+
+    config: PlatformConfig | None = None
+    if tier is not None:
+        user = {key: value for key, value in ours.items() if key in known}
+        problems += _existing_vpc_problems(user.get("network"))
+        merged = deep_merge(TIER_DEFAULTS[tier], user) | {"tier": tier.value}
+        try:
+            config = PlatformConfig.model_validate(merged)
+        except ValidationError as error:
+            problems += [_describe(item) for item in error.errors()]
+
+    if problems or config is None:
+        raise ConfigError(_message(stack, problems))
+
+    expires_at = None
+    if config.tier is Tier.EPHEMERAL:
+        expires_at = config.ephemeral.expires_at or _expiry(now, config.ephemeral.ttl_hours)
+    return Settings(project, stack, str(region), config, expires_at)
+
+
+def load_settings(now: datetime | None = None) -> Settings:
+    """Read and validate the current stack's config through `pulumi.Config`."""
+    # Like the AWS provider, fall back to the environment's region when the stack sets none.
+    region = (
+        pulumi.Config("aws").get("region")
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    values: dict[str, Any] = {"aws:region": region}
+    config = pulumi.Config(NAMESPACE)
+    for key in _namespace_keys():
+        field = PlatformConfig.model_fields.get(_snake(key))
+        structured = field is not None and _is_structured(field.annotation)
+        try:
+            values[f"{NAMESPACE}:{key}"] = config.get_object(key) if structured else config.get(key)
+        except Exception as error:  # noqa: BLE001 - any parse failure is the user's value
+            raise ConfigError(
+                _message(pulumi.get_stack(), [f"{NAMESPACE}:{key} is not valid YAML/JSON: {error}"])
+            ) from None
+    values = {key: value for key, value in values.items() if value is not None}
+    return settings_from_values(pulumi.get_project(), pulumi.get_stack(), values, now)
+
+
+def _namespace_keys() -> list[str]:
+    # pulumi.Config reads one key at a time; unknown keys (typos) are found by listing the
+    # whole namespace, from the runtime's map and from PULUMI_CONFIG.
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    names = set()
+    for key in keys:
+        namespace, _, name = key.partition(":")
+        name = name.removeprefix("config:")  # the legacy "ns:config:key" form
+        if namespace == NAMESPACE and name:
+            names.add(name)
+    return sorted(names)
+
+
+def _is_structured(annotation: Any) -> bool:
+    origin = getattr(annotation, "__origin__", None)
+    if origin is dict or annotation is dict:
+        return True
+    args = getattr(annotation, "__args__", ()) or ()
+    candidates = (annotation, origin, *args)
+    return any(isinstance(c, type) and issubclass(c, BaseModel | dict) for c in candidates)
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
+def _resolve_tier(stack: str, ours: Mapping[str, Any], problems: list[str]) -> Tier | None:
+    allowed = ", ".join(t.value for t in Tier)
+    raw = ours.get("tier")
+    if EPHEMERAL_STACK.fullmatch(stack):
+        if raw not in (None, Tier.EPHEMERAL.value):
+            problems.append(
+                f"{NAMESPACE}:tier = {raw!r} is not allowed for stack {stack!r}: "
+                "stacks named pr-<number> are always ephemeral"
+            )
+            return None
+        return Tier.EPHEMERAL
+    if raw is None:
+        problems.append(f"{NAMESPACE}:tier is required; allowed: {allowed}")
+        return None
+    try:
+        return Tier(raw)
+    except ValueError:
+        problems.append(f"{NAMESPACE}:tier = {raw!r} is not allowed; allowed: {allowed}")
+        return None
+
+
+def _stack_name_problems(stack: str, region: str) -> list[str]:
+    if not _STACK_NAME.fullmatch(stack):
+        return [
+            f"stack name {stack!r} is not allowed: use lowercase letters, digits and hyphens "
+            "(it becomes part of bucket names)"
+        ]
+    longest = len(f"airflow-{stack}-{_LONGEST_BUCKET_PURPOSE}-") + _ACCOUNT_ID_LENGTH + len(
+        f"-{region}"
+    )
+    if longest > 63:
+        room = len(stack) - (longest - 63)
+        return [
+            f"stack name {stack!r} is too long for bucket names in {region}: "
+            f"at most {room} characters are allowed"
+        ]
+    return []
+
+
+def _existing_vpc_problems(network: Any) -> list[str]:
+    # "Exactly one of create / existing": judged on what the stack file says, before the
+    # tier's create-mode defaults are merged in.
+    if not isinstance(network, Mapping) or "existingVpc" not in network:
+        return []
+    clash = sorted(key for key in network if key != "existingVpc")
+    if not clash:
+        return []
+    return [
+        f"{NAMESPACE}:network sets existingVpc together with {', '.join(clash)}: "
+        "either create a VPC (vpcCidr, azCount, natGatewayPerAz, flowLogs, ...) or use "
+        "existingVpc, not both"
+    ]
+
+
+def _unknown_key(full_key: str, key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{full_key} is not a known key{hint}; allowed here: {', '.join(allowed)}"
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    key = f"{NAMESPACE}:{'.'.join(loc)}" if loc else NAMESPACE
+    if error["type"] == "extra_forbidden":
+        return _unknown_key(key, loc[-1], _allowed_keys(loc[:-1]))
+    if error["type"] == "missing":
+        return f"{key} is required"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not loc:  # a rule across several keys; its message names them
+        return message
+    if isinstance(error["input"], Mapping):  # a rule across the keys of one section
+        return f"{key}: {message}"
+    return f"{key} = {error['input']!r} is not allowed: {message}"
+
+
+def _allowed_keys(path: list[str]) -> list[str]:
+    model: type[BaseModel] = PlatformConfig
+    for part in path:
+        field = next(
+            (f for n, f in model.model_fields.items() if part in (n, f.alias)), None
+        )
+        candidates = [a for a in getattr(field.annotation, "__args__", ()) or ()] if field else []
+        nested = next(
+            (c for c in (field.annotation if field else None, *candidates)
+             if isinstance(c, type) and issubclass(c, BaseModel)),
+            None,
+        )
+        if nested is None:
+            return []
+        model = nested
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def _expiry(now: datetime | None, ttl_hours: int) -> datetime:
+    # Floored to the hour: repeated plans within an hour agree, so a preview does not show
+    # every resource's expires-at tag changing.
+    start = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return start + timedelta(hours=ttl_hours)
+
+
+def _message(stack: str, problems: list[str]) -> str:
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return f"invalid config for stack {stack!r}:\n{lines}"

@@ -1,0 +1,96 @@
+"""What each tier supplies, so that a stack file states only what differs.
+
+Two tables: `TIER_DEFAULTS`, config values in the stack file's own shape (camelCase), merged
+under the stack's values; and `TEARDOWN`, the protection a tier gets, which no stack file can
+change. The ephemeral row of `TEARDOWN` is the one place protection is turned off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_platform.config.model import Tier
+
+TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
+    Tier.EPHEMERAL: {
+        "platform": "mwaa",
+        "network": {"azCount": 2, "natGatewayPerAz": False, "flowLogs": False},
+        "storage": {
+            "logArchive": {
+                "transitionToIaDays": 30,
+                "transitionToGlacierDays": 60,
+                "expireDays": 90,
+                "noncurrentVersionExpireDays": 1,
+            }
+        },
+        "backup": {"retentionDays": 1, "objectLock": False},
+        "encryption": {"customerManagedKey": False},
+    },
+    Tier.DEV: {
+        "platform": "mwaa",
+        "network": {"azCount": 2, "natGatewayPerAz": False, "flowLogs": False},
+        "storage": {
+            "logArchive": {
+                "transitionToIaDays": 30,
+                "transitionToGlacierDays": 90,
+                "expireDays": 180,
+                "noncurrentVersionExpireDays": 7,
+            }
+        },
+        "backup": {"retentionDays": 7, "objectLock": False},
+        "encryption": {"customerManagedKey": False},
+    },
+    Tier.STAGING: {
+        "platform": "eks",
+        "network": {"azCount": 2, "natGatewayPerAz": False, "flowLogs": False},
+        "storage": {
+            "logArchive": {
+                "transitionToIaDays": 30,
+                "transitionToGlacierDays": 90,
+                "expireDays": 365,
+                "noncurrentVersionExpireDays": 14,
+            }
+        },
+        "backup": {"retentionDays": 14, "objectLock": False},
+        "encryption": {"customerManagedKey": False},
+    },
+    Tier.PROD: {
+        "platform": "eks",
+        "network": {
+            "azCount": 3,
+            "natGatewayPerAz": True,
+            "flowLogs": True,
+            "flowLogRetentionDays": 365,
+        },
+        "storage": {
+            "logArchive": {
+                "transitionToIaDays": 30,
+                "transitionToGlacierDays": 90,
+                "glacierClass": "GLACIER",
+                "expireDays": 730,
+                "noncurrentVersionExpireDays": 30,
+            }
+        },
+        "backup": {"retentionDays": 35, "objectLock": True},
+        "encryption": {"customerManagedKey": True},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """How a tier's resources behave on `pulumi destroy`."""
+
+    protect_data: bool
+    """Data stores (log archive, backups, the KMS key) refuse deletion until unprotected."""
+    force_destroy: bool
+    """Buckets are emptied on delete, so a destroy leaves nothing behind."""
+
+
+TEARDOWN: dict[Tier, Teardown] = {
+    Tier.DEV: Teardown(protect_data=False, force_destroy=False),
+    Tier.STAGING: Teardown(protect_data=False, force_destroy=False),
+    Tier.PROD: Teardown(protect_data=True, force_destroy=False),
+    Tier.EPHEMERAL: Teardown(protect_data=False, force_destroy=True),
+}

@@ -1,0 +1,1 @@
+"""The offline plan: the program under the Pulumi mock runtime, as `pulumi preview --json`."""

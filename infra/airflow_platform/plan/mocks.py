@@ -1,0 +1,105 @@
+"""Mocks that stand in for AWS under the offline plan and the unit tests.
+
+Each resource gets back its inputs plus the computed outputs AWS would return (ids, ARNs,
+names), shaped like the real thing, so that inputs built from them (bucket policies that
+name a bucket ARN, routes that name a NAT id) are known in the plan rather than unknown.
+Ids are derived from the resource's name, so two runs give the same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pulumi
+
+PLACEHOLDER_ACCOUNT_ID = "123456789012"
+
+# Type token -> (id prefix, ARN service, ARN resource template). {id} and {name} are filled.
+_SHAPES: dict[str, tuple[str, str, str]] = {
+    "aws:ec2/vpc:Vpc": ("vpc-", "ec2", "vpc/{id}"),
+    "aws:ec2/subnet:Subnet": ("subnet-", "ec2", "subnet/{id}"),
+    "aws:ec2/routeTable:RouteTable": ("rtb-", "ec2", "route-table/{id}"),
+    "aws:ec2/internetGateway:InternetGateway": ("igw-", "ec2", "internet-gateway/{id}"),
+    "aws:ec2/natGateway:NatGateway": ("nat-", "ec2", "natgateway/{id}"),
+    "aws:ec2/eip:Eip": ("eipalloc-", "ec2", "elastic-ip/{id}"),
+    "aws:ec2/securityGroup:SecurityGroup": ("sg-", "ec2", "security-group/{id}"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("sg-", "ec2", "security-group/{id}"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("vpce-", "ec2", "vpc-endpoint/{id}"),
+    "aws:ec2/flowLog:FlowLog": ("fl-", "ec2", "vpc-flow-log/{id}"),
+    "aws:kms/key:Key": ("", "kms", "key/{id}"),
+    "aws:kms/alias:Alias": ("", "kms", "{name}"),
+    "aws:iam/role:Role": ("", "iam", "role/{name}"),
+    "aws:iam/policy:Policy": ("", "iam", "policy/{name}"),
+    "aws:cloudwatch/logGroup:LogGroup": ("", "logs", "log-group:{name}"),
+}
+# Inputs that name the resource: the id AWS gives it is that name.
+_NAME_INPUTS = ("bucket", "name", "functionName", "identifier", "roleName")
+_GLOBAL_SERVICES = {"iam", "s3"}
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Plausible AWS answers for one account and region."""
+
+    def __init__(self, region: str, account_id: str = PLACEHOLDER_ACCOUNT_ID) -> None:
+        self.region = region
+        self.account_id = account_id
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if not args.custom:
+            return "", {}
+        inputs = dict(args.inputs)
+        prefix, service, template = _SHAPES.get(args.typ, ("", "", ""))
+        named = next((inputs[k] for k in _NAME_INPUTS if isinstance(inputs.get(k), str)), None)
+        if named is not None and not prefix:
+            resource_id = named
+        else:
+            digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
+            resource_id = f"{prefix}{digest[:17]}" if prefix else digest[:32]
+        state: dict[str, Any] = {"id": resource_id, **inputs}
+        name = named or args.name
+        if args.typ == "aws:s3/bucket:Bucket":
+            state |= {
+                "bucket": resource_id,
+                "arn": f"arn:aws:s3:::{resource_id}",
+                "bucketDomainName": f"{resource_id}.s3.amazonaws.com",
+                "bucketRegionalDomainName": f"{resource_id}.s3.{self.region}.amazonaws.com",
+                "region": self.region,
+            }
+        elif service:
+            state.setdefault("arn", self._arn(service, template.format(id=resource_id, name=name)))
+        if args.typ == "aws:kms/key:Key":
+            state["keyId"] = resource_id
+        if args.typ == "aws:ec2/eip:Eip":
+            state["allocationId"] = resource_id
+            state["publicIp"] = "203.0.113.10"
+        if args.typ in ("aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup"):
+            state.setdefault("name", name)
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:aws:iam::{self.account_id}:user/plan",
+                "userId": "AIDAPLANOFFLINE",
+                "id": self.account_id,
+            }
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            letters = "abcdef"
+            return {
+                "names": [f"{self.region}{letter}" for letter in letters],
+                "zoneIds": [f"{self.region[:3]}az{n}" for n in range(1, len(letters) + 1)],
+                "id": self.region,
+            }
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        raise NotImplementedError(
+            f"the offline plan has no answer for {args.token}; add one to PlanMocks.call"
+        )
+
+    def _arn(self, service: str, resource: str) -> str:
+        region = "" if service in _GLOBAL_SERVICES else self.region
+        return f"arn:aws:{service}:{region}:{self.account_id}:{resource}"

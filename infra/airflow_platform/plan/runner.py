@@ -1,0 +1,150 @@
+"""Run the Pulumi program in-process under the SDK's mock runtime and record what it declares.
+
+The program is the real `infra/__main__.py`, run by the SDK's own stack runner
+(`run_in_stack`), as the Pulumi language host would run it. A recording monitor keeps the
+raw registration requests: they carry what the engine would see (parent, protect,
+retainOnDelete, dependencies from `dependsOn` and from Output inputs), which the mocks'
+own arguments do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as runtime_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+
+from airflow_platform.plan.mocks import PLACEHOLDER_ACCOUNT_ID, PlanMocks
+from airflow_platform.plan.project import SECRET_PLACEHOLDER, Project, StackConfig
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+UNKNOWN = rpc.UNKNOWN
+
+
+@dataclass(frozen=True)
+class DeclaredResource:
+    """One resource registration, as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    protect: bool
+    retain_on_delete: bool
+    dependencies: list[str]
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """What one run of the program declared and exported."""
+
+    project: str
+    stack: str
+    resources: list[DeclaredResource]
+    outputs: dict[str, Any]
+
+
+class _RecordingMonitor(runtime_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.declared: dict[str, DeclaredResource] = {}
+        self.stack_outputs: dict[str, Any] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine's rule: the qualified type is the chain of all ancestors' types, the root
+        # stack excluded. (The mock monitor keeps only the parent's last type, and includes
+        # the stack's, which is not what `pulumi preview` prints.)
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                type_ = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        self.declared[response.urn] = DeclaredResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            dependencies=sorted(set(request.dependencies)),
+            inputs=reveal_safely(inputs),
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        if request.urn.split("::")[2] == STACK_TYPE:
+            self.stack_outputs = reveal_safely(
+                rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+            )
+        return super().RegisterResourceOutputs(request)
+
+
+def reveal_safely(value: Any) -> Any:
+    """Plain JSON data with every secret replaced by a placeholder."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET_PLACEHOLDER
+        return {key: reveal_safely(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [reveal_safely(item) for item in value]
+    return value
+
+
+def run_program(
+    project: Project,
+    stack: str,
+    config: StackConfig,
+    account_id: str = PLACEHOLDER_ACCOUNT_ID,
+) -> ProgramRun:
+    """Run `project.main` for `stack` under mocks and return what it declared.
+
+    Exceptions the program raises (a `ConfigError`, say) propagate unchanged.
+    """
+    region = str(config.values.get("aws:region") or "us-east-1")
+    # A loop of our own, installed before set_mocks: the runtime binds its futures to the
+    # current loop when it is configured.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = _RecordingMonitor(PlanMocks(region=region, account_id=account_id))
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=project.name, stack=stack, preview=True, monitor=monitor
+    )
+    # set_mocks starts a root stack of its own; the stack runner below starts the real one.
+    runtime_settings.set_root_resource(None)
+    set_all_config(config.runtime_config(), config.secret_keys)
+
+    main = project.main / "__main__.py"
+    program_dir = str(project.main)
+    added_path = program_dir not in sys.path
+    if added_path:
+        sys.path.insert(0, program_dir)
+    try:
+        loop.run_until_complete(
+            run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__"))
+        )
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        if added_path:
+            sys.path.remove(program_dir)
+    return ProgramRun(
+        project=project.name,
+        stack=stack,
+        resources=list(monitor.declared.values()),
+        outputs=monitor.stack_outputs,
+    )
