@@ -29,7 +29,7 @@ ProjectDir = Annotated[
     typer.Option(
         "--project-dir",
         envvar="AIRFLOW_PLATFORM_PROJECT_DIR",
-        help="The Pulumi project (holding Pulumi.yaml); default: nearest above the current directory.",
+        help="The Pulumi project (holding Pulumi.yaml); default: the nearest one above here.",
         file_okay=False,
     ),
 ]
@@ -40,24 +40,37 @@ def plan(
     stack: Annotated[str, typer.Argument(help="Stack name: dev, staging, prod or pr-<number>.")],
     json_out: Annotated[
         Path | None,
-        typer.Option("--json", envvar="AIRFLOW_PLATFORM_PLAN_JSON",
-                     help="Write the plan JSON (the `pulumi preview --json` shape) here; - for stdout."),
+        typer.Option(
+            "--json",
+            envvar="AIRFLOW_PLATFORM_PLAN_JSON",
+            help="Write the plan JSON (the `pulumi preview --json` shape) here; - for stdout.",
+        ),
     ] = None,
     markdown_out: Annotated[
         Path | None,
-        typer.Option("--markdown", envvar="AIRFLOW_PLATFORM_PLAN_MARKDOWN",
-                     help="Write the pull-request comment (markdown) here."),
+        typer.Option(
+            "--markdown",
+            envvar="AIRFLOW_PLATFORM_PLAN_MARKDOWN",
+            help="Write the pull-request comment (markdown) here.",
+        ),
     ] = None,
     diff: Annotated[
         Path | None,
-        typer.Option("--diff", envvar="AIRFLOW_PLATFORM_PLAN_DIFF",
-                     help="A base plan JSON; steps become create/update/delete/same against it.",
-                     exists=True, dir_okay=False),
+        typer.Option(
+            "--diff",
+            envvar="AIRFLOW_PLATFORM_PLAN_DIFF",
+            help="A base plan JSON; steps become create/update/delete/same against it.",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     account_id: Annotated[
         str,
-        typer.Option("--account-id", envvar="AIRFLOW_PLATFORM_ACCOUNT_ID",
-                     help="Account id the mocks answer with (it appears in bucket names and ARNs)."),
+        typer.Option(
+            "--account-id",
+            envvar="AIRFLOW_PLATFORM_ACCOUNT_ID",
+            help="Account id the mocks answer with (it appears in bucket names and ARNs).",
+        ),
     ] = PLACEHOLDER_ACCOUNT_ID,
     project_dir: ProjectDir = None,
 ) -> None:
@@ -66,7 +79,13 @@ def plan(
     No cloud credentials and no Pulumi CLI are needed. Exit 1 on a mandatory policy violation,
     2 on invalid config or usage.
     """
-    from airflow_platform.plan.contract import BasePlanError, build_plan, display_config, dump, load_base
+    from airflow_platform.plan.contract import (
+        BasePlanError,
+        build_plan,
+        display_config,
+        dump,
+        load_base,
+    )
     from airflow_platform.plan.project import Project, ProjectError, read_stack_config
     from airflow_platform.plan.render import markdown, print_plan
     from airflow_platform.plan.runner import run_program

@@ -33,9 +33,9 @@ def statement(
 
 def policy_document(*statements: dict[str, Any]) -> pulumi.Output[str]:
     """A policy document as JSON, resolving any Outputs inside it."""
-    return pulumi.Output.from_input(
-        {"Version": "2012-10-17", "Statement": list(statements)}
-    ).apply(lambda doc: json.dumps(doc, sort_keys=True))
+    return pulumi.Output.from_input({"Version": "2012-10-17", "Statement": list(statements)}).apply(
+        lambda doc: json.dumps(doc, sort_keys=True)
+    )
 
 
 def service_trust_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[str]:

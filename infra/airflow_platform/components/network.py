@@ -141,7 +141,9 @@ class Network(pulumi.ComponentResource):
         nats = []
         for index in range(nat_count):
             eip = aws.ec2.Eip(
-                f"{name}-nat-eip-{index}", domain="vpc", tags=self._tags(f"nat-eip-{index}"),
+                f"{name}-nat-eip-{index}",
+                domain="vpc",
+                tags=self._tags(f"nat-eip-{index}"),
                 opts=child,
             )
             nats.append(
@@ -200,7 +202,9 @@ class Network(pulumi.ComponentResource):
     ) -> aws.ec2.Subnet:
         suffix = f"{role}-{index}"
         # The role tags let EKS place load balancers; harmless on MWAA stacks.
-        elb_role = "kubernetes.io/role/elb" if role == "public" else "kubernetes.io/role/internal-elb"
+        elb_role = (
+            "kubernetes.io/role/elb" if role == "public" else "kubernetes.io/role/internal-elb"
+        )
         return aws.ec2.Subnet(
             f"{self._name}-{suffix}",
             vpc_id=vpc.id,

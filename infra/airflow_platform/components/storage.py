@@ -232,7 +232,9 @@ class Storage(pulumi.ComponentResource):
             # Small log files are not worth a transition request each (S3's own default, stated
             # so the plan shows it).
             transition_default_minimum_object_size="all_storage_classes_128K",
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[versioning])),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[versioning])
+            ),
         )
         if spec.object_lock_days is not None:
             aws.s3.BucketObjectLockConfiguration(

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from airflow_platform.config.model import PlatformConfig, Platform, Tier
+from airflow_platform.config.model import Platform, PlatformConfig, Tier
 from airflow_platform.config.tiers import TEARDOWN, TIER_DEFAULTS, Teardown
 
 NAMESPACE = "airflow-platform"
@@ -89,7 +89,9 @@ def settings_from_values(
     if region is None:
         problems.append("aws:region is required; set it to an AWS region such as eu-west-1")
     elif not isinstance(region, str) or not _REGION.fullmatch(region):
-        problems.append(f"aws:region = {region!r} is not allowed: expected a region such as eu-west-1")
+        problems.append(
+            f"aws:region = {region!r} is not allowed: expected a region such as eu-west-1"
+        )
 
     problems += _stack_name_problems(stack, region if isinstance(region, str) else "us-east-1")
     tier = _resolve_tier(stack, ours, problems)
@@ -132,7 +134,7 @@ def load_settings(now: datetime | None = None) -> Settings:
         structured = field is not None and _is_structured(field.annotation)
         try:
             values[f"{NAMESPACE}:{key}"] = config.get_object(key) if structured else config.get(key)
-        except Exception as error:  # noqa: BLE001 - any parse failure is the user's value
+        except Exception as error:
             raise ConfigError(
                 _message(pulumi.get_stack(), [f"{NAMESPACE}:{key} is not valid YAML/JSON: {error}"])
             ) from None
@@ -195,8 +197,8 @@ def _stack_name_problems(stack: str, region: str) -> list[str]:
             f"stack name {stack!r} is not allowed: use lowercase letters, digits and hyphens "
             "(it becomes part of bucket names)"
         ]
-    longest = len(f"airflow-{stack}-{_LONGEST_BUCKET_PURPOSE}-") + _ACCOUNT_ID_LENGTH + len(
-        f"-{region}"
+    longest = (
+        len(f"airflow-{stack}-{_LONGEST_BUCKET_PURPOSE}-") + _ACCOUNT_ID_LENGTH + len(f"-{region}")
     )
     if longest > 63:
         room = len(stack) - (longest - 63)
@@ -246,13 +248,14 @@ def _describe(error: Mapping[str, Any]) -> str:
 def _allowed_keys(path: list[str]) -> list[str]:
     model: type[BaseModel] = PlatformConfig
     for part in path:
-        field = next(
-            (f for n, f in model.model_fields.items() if part in (n, f.alias)), None
-        )
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
         candidates = [a for a in getattr(field.annotation, "__args__", ()) or ()] if field else []
         nested = next(
-            (c for c in (field.annotation if field else None, *candidates)
-             if isinstance(c, type) and issubclass(c, BaseModel)),
+            (
+                c
+                for c in (field.annotation if field else None, *candidates)
+                if isinstance(c, type) and issubclass(c, BaseModel)
+            ),
             None,
         )
         if nested is None:

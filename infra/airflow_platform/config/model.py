@@ -248,4 +248,3 @@ class PlatformConfig(ConfigModel):
                 "prod keeps logs at least 365 days"
             )
         return self
-

@@ -59,7 +59,9 @@ def rows(model: type[BaseModel] = PlatformConfig, path: list[str] | None = None)
             continue
         base = "required" if field.is_required() else _show(field.default)
         cells = [_show(d) or base for d in defaults]
-        lines.append(f"| `{NAMESPACE}:{'.'.join(here)}` | {description} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| `{NAMESPACE}:{'.'.join(here)}` | {description} | " + " | ".join(cells) + " |"
+        )
     return lines
 
 

@@ -78,27 +78,35 @@ class PlanMocks(pulumi.runtime.Mocks):
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": self.account_id,
-                "arn": f"arn:aws:iam::{self.account_id}:user/plan",
-                "userId": "AIDAPLANOFFLINE",
-                "id": self.account_id,
-            }
-        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            letters = "abcdef"
-            return {
-                "names": [f"{self.region}{letter}" for letter in letters],
-                "zoneIds": [f"{self.region[:3]}az{n}" for n in range(1, len(letters) + 1)],
-                "id": self.region,
-            }
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-        raise NotImplementedError(
-            f"the offline plan has no answer for {args.token}; add one to PlanMocks.call"
-        )
+        answers = {
+            "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
+            "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
+            "aws:index/getRegion:getRegion": self._region,
+        }
+        if args.token not in answers:
+            raise NotImplementedError(
+                f"the offline plan has no answer for {args.token}; add one to PlanMocks.call"
+            )
+        return answers[args.token]()
+
+    def _caller_identity(self) -> dict[str, Any]:
+        return {
+            "accountId": self.account_id,
+            "arn": f"arn:aws:iam::{self.account_id}:user/plan",
+            "userId": "AIDAPLANOFFLINE",
+            "id": self.account_id,
+        }
+
+    def _availability_zones(self) -> dict[str, Any]:
+        letters = "abcdef"
+        return {
+            "names": [f"{self.region}{letter}" for letter in letters],
+            "zoneIds": [f"{self.region[:3]}az{n}" for n in range(1, len(letters) + 1)],
+            "id": self.region,
+        }
+
+    def _region(self) -> dict[str, Any]:
+        return {"name": self.region, "region": self.region, "id": self.region}
 
     def _arn(self, service: str, resource: str) -> str:
         region = "" if service in _GLOBAL_SERVICES else self.region

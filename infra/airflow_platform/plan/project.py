@@ -11,7 +11,7 @@ import yaml
 
 from airflow_platform.config.load import EPHEMERAL_STACK
 
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - what a secret is shown as, not one
 PROJECT_FILE = "Pulumi.yaml"
 
 

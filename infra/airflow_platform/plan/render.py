@@ -45,8 +45,9 @@ def group_steps(plan: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _summary_text(summary: dict[str, int]) -> str:
-    return ", ".join(f"{summary[op]} to {op}" if op != "same" else f"{summary[op]} unchanged"
-                     for op in OPS)
+    return ", ".join(
+        f"{summary[op]} to {op}" if op != "same" else f"{summary[op]} unchanged" for op in OPS
+    )
 
 
 def print_plan(plan: dict[str, Any], stack: str, console: Console) -> None:
@@ -83,8 +84,7 @@ def markdown(plan: dict[str, Any], stack: str) -> str:
     lines = [
         f"### airflow-platform plan: `{stack}`",
         "",
-        f"Tier `{tier}`, region `{config.get('aws:region', '?')}`. "
-        + _summary_text(summary) + ".",
+        f"Tier `{tier}`, region `{config.get('aws:region', '?')}`. " + _summary_text(summary) + ".",
         "",
         "| create | update | delete | same |",
         "| ---: | ---: | ---: | ---: |",
@@ -93,8 +93,12 @@ def markdown(plan: dict[str, Any], stack: str) -> str:
     ]
     changed = [s for s in plan["steps"] if s["op"] in ("update", "delete")]
     if changed:
-        lines += ["#### Changes to existing resources", "", "| op | resource | changed inputs |",
-                  "| --- | --- | --- |"]
+        lines += [
+            "#### Changes to existing resources",
+            "",
+            "| op | resource | changed inputs |",
+            "| --- | --- | --- |",
+        ]
         lines += [
             f"| {s['op']} | `{s['urn'].rsplit('::', 1)[-1]}` | {', '.join(s.get('diffs', []))} |"
             for s in changed
@@ -117,5 +121,9 @@ def markdown(plan: dict[str, Any], stack: str) -> str:
         lines.append(f"- `{v['enforcementLevel']}` {v['policyName']}: {v['message']}")
     cost = plan["cost"]
     as_of = f" (prices as of {cost['pricesAsOf']})" if cost.get("pricesAsOf") else ""
-    lines += ["", f"**Estimated monthly cost:** {cost['monthly']:.2f} {cost['currency']}{as_of}", ""]
+    lines += [
+        "",
+        f"**Estimated monthly cost:** {cost['monthly']:.2f} {cost['currency']}{as_of}",
+        "",
+    ]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import runpy
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +116,32 @@ def run_program(
 
     Exceptions the program raises (a `ConfigError`, say) propagate unchanged.
     """
+    main = project.main / "__main__.py"
+    program_dir = str(project.main)
+    added_path = program_dir not in sys.path
+    if added_path:
+        sys.path.insert(0, program_dir)
+    try:
+        return run_function(
+            lambda: runpy.run_path(str(main), run_name="__main__"),
+            project=project.name,
+            stack=stack,
+            config=config,
+            account_id=account_id,
+        )
+    finally:
+        if added_path:
+            sys.path.remove(program_dir)
+
+
+def run_function(
+    program: Callable[[], Any],
+    project: str,
+    stack: str,
+    config: StackConfig,
+    account_id: str = PLACEHOLDER_ACCOUNT_ID,
+) -> ProgramRun:
+    """Run `program` as a Pulumi program under mocks and return what it declared."""
     region = str(config.values.get("aws:region") or "us-east-1")
     # A loop of our own, installed before set_mocks: the runtime binds its futures to the
     # current loop when it is configured.
@@ -122,28 +149,18 @@ def run_program(
     asyncio.set_event_loop(loop)
     monitor = _RecordingMonitor(PlanMocks(region=region, account_id=account_id))
     pulumi.runtime.set_mocks(
-        monitor.mocks, project=project.name, stack=stack, preview=True, monitor=monitor
+        monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor
     )
     # set_mocks starts a root stack of its own; the stack runner below starts the real one.
     runtime_settings.set_root_resource(None)
     set_all_config(config.runtime_config(), config.secret_keys)
-
-    main = project.main / "__main__.py"
-    program_dir = str(project.main)
-    added_path = program_dir not in sys.path
-    if added_path:
-        sys.path.insert(0, program_dir)
     try:
-        loop.run_until_complete(
-            run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__"))
-        )
+        loop.run_until_complete(run_in_stack(program))
     finally:
         loop.close()
         asyncio.set_event_loop(None)
-        if added_path:
-            sys.path.remove(program_dir)
     return ProgramRun(
-        project=project.name,
+        project=project,
         stack=stack,
         resources=list(monitor.declared.values()),
         outputs=monitor.stack_outputs,
