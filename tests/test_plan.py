@@ -142,14 +142,19 @@ def _project_copy(tmp_path: Path) -> Path:
     return copy
 
 
+def _set_dev_config(copy: Path, **config) -> None:
+    """Set `airflow-platform:<key>` values in the copied project's dev stack file."""
+    stack_file = copy / "stacks" / "Pulumi.dev.yaml"
+    data = yaml.safe_load(stack_file.read_text())
+    data["config"].update({f"airflow-platform:{key}": value for key, value in config.items()})
+    stack_file.write_text(yaml.safe_dump(data))
+
+
 def test_plan_diff_marks_exactly_the_changed_step_as_update(tmp_path):
     copy = _project_copy(tmp_path)
     base = tmp_path / "base.json"
     assert plan("dev", "--json", str(base), cwd=copy).returncode == 0
-    stack_file = copy / "stacks" / "Pulumi.dev.yaml"
-    data = yaml.safe_load(stack_file.read_text())
-    data["config"]["airflow-platform:storage"] = {"logArchive": {"expireDays": 400}}
-    stack_file.write_text(yaml.safe_dump(data))
+    _set_dev_config(copy, storage={"logArchive": {"expireDays": 400}})
 
     done = plan("dev", "--json", str(tmp_path / "new.json"), "--diff", str(base), cwd=copy)
     assert done.returncode == 0, done.stderr
@@ -170,17 +175,14 @@ def test_plan_diff_shows_created_and_deleted_resources(tmp_path):
     copy = _project_copy(tmp_path)
     base = tmp_path / "base.json"
     assert plan("dev", "--json", str(base), cwd=copy).returncode == 0
-    stack_file = copy / "stacks" / "Pulumi.dev.yaml"
-    data = yaml.safe_load(stack_file.read_text())
-    data["config"]["airflow-platform:network"] = {"flowLogs": True, "azCount": 3}
-    stack_file.write_text(yaml.safe_dump(data))
+    _set_dev_config(copy, network={"flowLogs": True, "azCount": 3})
     done = plan("dev", "--json", "-", "--diff", str(base), cwd=copy)
     assert done.returncode == 0, done.stderr
     new = json.loads(done.stdout)
     created = {s["urn"].rsplit("::", 1)[1] for s in new["steps"] if s["op"] == "create"}
     assert {"network-flow-log", "network-private-2", "network-public-2"} <= created
     # Back to the base: what was added is now deleted.
-    stack_file.write_text((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    shutil.copy(ROOT / "stacks" / "Pulumi.dev.yaml", copy / "stacks")
     grown = tmp_path / "grown.json"
     grown.write_text(json.dumps(new))
     back = json.loads(plan("dev", "--json", "-", "--diff", str(grown), cwd=copy).stdout)
@@ -200,10 +202,7 @@ def test_plan_shows_secrets_as_placeholder_in_config_inputs_and_outputs(tmp_path
     from airflow_platform.plan.runner import run_function
 
     copy = _project_copy(tmp_path)
-    stack_file = copy / "stacks" / "Pulumi.dev.yaml"
-    data = yaml.safe_load(stack_file.read_text())
-    data["config"]["airflow-platform:slackWebhook"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
-    stack_file.write_text(yaml.safe_dump(data))
+    _set_dev_config(copy, slackWebhook={"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="})
     config = read_stack_config(Project.load(copy), "dev")
     assert config.secret_keys == ["airflow-platform:slackWebhook"]
 

@@ -186,6 +186,12 @@ class Storage(pulumi.ComponentResource):
         prefix = f"{self._name}-{spec.purpose}"
         protect = spec.holds_data and args.teardown.protect_data
         opts = pulumi.ResourceOptions(parent=self, protect=protect)
+
+        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=list(resources))
+            )
+
         name = args.aws.account_id.apply(
             lambda account: bucket_name(args.stack, spec.purpose, account, args.aws.region)
         )
@@ -232,9 +238,7 @@ class Storage(pulumi.ComponentResource):
             # Small log files are not worth a transition request each (S3's own default, stated
             # so the plan shows it).
             transition_default_minimum_object_size="all_storage_classes_128K",
-            opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=[versioning])
-            ),
+            opts=after(versioning),
         )
         if spec.object_lock_days is not None:
             aws.s3.BucketObjectLockConfiguration(
@@ -242,18 +246,14 @@ class Storage(pulumi.ComponentResource):
                 bucket=bucket.id,
                 object_lock_enabled="Enabled",
                 rule={"default_retention": {"mode": "GOVERNANCE", "days": spec.object_lock_days}},
-                opts=pulumi.ResourceOptions.merge(
-                    opts, pulumi.ResourceOptions(depends_on=[versioning])
-                ),
+                opts=after(versioning),
             )
         aws.s3.BucketPolicy(
             f"{prefix}-policy",
             bucket=bucket.id,
             policy=self._tls_only_policy(bucket.arn),
             # S3 rejects a policy and a public-access block written at the same moment.
-            opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=[public_access])
-            ),
+            opts=after(public_access),
         )
         return bucket
 
