@@ -276,3 +276,19 @@ def test_plan_account_id_flag_beats_variable_beats_default(flag, env, expected):
     assert (
         json.loads(done.stdout)["outputs"]["dagBucket"] == f"airflow-dev-dags-{expected}-eu-west-1"
     )
+
+
+def test_plan_prod_key_rotates_has_explicit_policy_and_encrypts_flow_logs(plans):
+    def only(token):
+        found = [s["newState"] for s in plans["prod"]["steps"] if s["newState"]["type"] == token]
+        assert len(found) == 1, token
+        return found[0]
+
+    key = only("aws:kms/key:Key")
+    assert key["inputs"]["enableKeyRotation"] is True
+    policy = json.loads(key["inputs"]["policy"])
+    principals = [s["Principal"] for s in policy["Statement"]]
+    assert "*" not in principals
+    assert {"AWS": "*"} not in principals
+    key_arn = plans["prod"]["outputs"]["kmsKeyArn"]
+    assert only("aws:cloudwatch/logGroup:LogGroup")["inputs"]["kmsKeyId"] == key_arn

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from airflow_platform.config.model import Platform, PlatformConfig, Tier
+from airflow_platform.config.model import Platform, PlatformConfig, Tier, nested_model
 from airflow_platform.config.tiers import TEARDOWN, TIER_DEFAULTS, Teardown
 
 NAMESPACE = "airflow-platform"
@@ -158,12 +158,7 @@ def _namespace_keys() -> list[str]:
 
 
 def _is_structured(annotation: Any) -> bool:
-    origin = getattr(annotation, "__origin__", None)
-    if origin is dict or annotation is dict:
-        return True
-    args = getattr(annotation, "__args__", ()) or ()
-    candidates = (annotation, origin, *args)
-    return any(isinstance(c, type) and issubclass(c, BaseModel | dict) for c in candidates)
+    return nested_model(annotation) is not None or getattr(annotation, "__origin__", None) is dict
 
 
 def _snake(camel: str) -> str:
@@ -246,21 +241,12 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def _allowed_keys(path: list[str]) -> list[str]:
-    model: type[BaseModel] = PlatformConfig
+    model: type[BaseModel] | None = PlatformConfig
     for part in path:
-        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
-        candidates = [a for a in getattr(field.annotation, "__args__", ()) or ()] if field else []
-        nested = next(
-            (
-                c
-                for c in (field.annotation if field else None, *candidates)
-                if isinstance(c, type) and issubclass(c, BaseModel)
-            ),
-            None,
-        )
-        if nested is None:
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        model = nested_model(fields[part].annotation) if part in fields else None
+        if model is None:
             return []
-        model = nested
     return sorted(field.alias or name for name, field in model.model_fields.items())
 
 

@@ -7,11 +7,12 @@ Tier defaults are not here but in `tiers.py`: a field's default below applies to
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -74,6 +75,14 @@ SubnetId = Annotated[str, _matches(_SUBNET_ID, "a subnet id such as subnet-01234
 TagValue = Annotated[
     str, _matches(_TAG_VALUE, "1-256 letters, digits, spaces or the characters . : / = + - @ _")
 ]
+
+
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The config section a field holds (`NetworkConfig` for `NetworkConfig | None`), if any."""
+    for candidate in (annotation, *(getattr(annotation, "__args__", ()) or ())):
+        if inspect.isclass(candidate) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 class ConfigModel(BaseModel):

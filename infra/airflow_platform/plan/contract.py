@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from airflow_platform.plan.project import SECRET_PLACEHOLDER, StackConfig
 from airflow_platform.plan.runner import STACK_TYPE, DeclaredResource, ProgramRun
 
 OPS = ("create", "update", "delete", "same")
@@ -97,8 +98,6 @@ def build_plan(
 
 def display_config(values: dict[str, Any], secret_keys: list[str]) -> dict[str, str]:
     """Config as `pulumi preview --json` shows it: strings, secrets as `[secret]`."""
-    from airflow_platform.plan.project import SECRET_PLACEHOLDER, StackConfig
-
     strings = StackConfig(values=values, secret_keys=secret_keys).runtime_config()
     return {k: SECRET_PLACEHOLDER if k in secret_keys else v for k, v in strings.items()}
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from airflow_platform.plan.contract import OPS
+from airflow_platform.plan.runner import STACK_TYPE
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "same": " "}
 _STYLE = {"create": "green", "update": "yellow", "delete": "red", "same": "dim"}
@@ -22,25 +23,22 @@ def short_type(token: str) -> str:
     return token
 
 
-def _component_of(urn: str) -> str:
-    chain = urn.split("::")[2].split("$")
-    return f"{chain[0].rsplit(':', 1)[-1]} {urn.split('::')[3]}" if len(chain) == 1 else ""
-
-
 def group_steps(plan: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Steps by top-level component ("Network network"); the stack under "Stack"."""
-    names: dict[str, str] = {}
+    """Steps by top-level component ("Network network"); the stack's own step under "Stack".
+
+    Steps arrive in `step_order`, so each component's step comes before its descendants'.
+    """
+    label: dict[str, str] = {}
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for step in plan["steps"]:
-        urn = step["urn"]
-        top = urn.split("::")[2].split("$")[0]
-        if top == "pulumi:pulumi:Stack":
+        qualified_type, name = step["urn"].split("::")[2:4]
+        chain = qualified_type.split("$")
+        if chain == [STACK_TYPE]:
             groups["Stack"].append(step)
             continue
-        chain = urn.split("::")[2].split("$")
         if len(chain) == 1:
-            names[top] = _component_of(urn)
-        groups[names.get(top, top)].append(step)
+            label[chain[0]] = f"{chain[0].rsplit(':', 1)[-1]} {name}"
+        groups[label.get(chain[0], chain[0])].append(step)
     return dict(groups)
 
 
