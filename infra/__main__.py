@@ -1,4 +1,5 @@
-"""One airflow-platform stack: the network, the project key and the buckets Airflow runs on.
+"""One airflow-platform stack: the network, the project key, the buckets and the database
+Airflow runs on.
 
 `pulumi up -s <stack>` runs this file with the config in `stacks/Pulumi.<stack>.yaml`
 (a `pr-<number>` stack needs no file). `airflow-platform plan <stack>` runs this same file
@@ -7,8 +8,10 @@ offline under the Pulumi SDK's mock runtime. This module only wires: every conce
 """
 
 import pulumi
+import pulumi_aws as aws
 
 from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.database import MetadataDatabase, MetadataDatabaseArgs
 from airflow_platform.components.encryption import ProjectKey, ProjectKeyArgs
 from airflow_platform.components.network import Network, NetworkArgs
 from airflow_platform.components.storage import Storage, StorageArgs
@@ -49,13 +52,56 @@ storage = Storage(
     ),
 )
 
+database = None
+if config.database.enabled:
+    replica_region = config.backup.replica_region
+    replica_provider = None
+    replica_key = None
+    if replica_region is not None:
+        # Components create no providers. The backup copies, and the key encrypting them,
+        # live in the second region and are managed through this one.
+        replica_provider = aws.Provider("aws-backup-replica", region=replica_region)
+        replica_key = ProjectKey(
+            "kms-backup-replica",
+            ProjectKeyArgs(
+                aws=AwsContext(account_id=aws_context.account_id, region=replica_region),
+                alias=f"{settings.project}-{settings.stack}-backup-replica",
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                protect_data, pulumi.ResourceOptions(providers=[replica_provider])
+            ),
+        )
+    database = MetadataDatabase(
+        "database",
+        MetadataDatabaseArgs(
+            stack=settings.stack,
+            aws=aws_context,
+            config=config.database,
+            backup=config.backup,
+            teardown=settings.teardown,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            client_security_group_id=network.runtime_security_group_id,
+            tags=tags,
+            kms_key_arn=key_arn,
+            replica_provider=replica_provider,
+            replica_kms_key_arn=replica_key.key_arn if replica_key else None,
+        ),
+    )
+
 pulumi.export("tier", settings.tier.value)
 pulumi.export("platform", settings.platform.value)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
+pulumi.export("runtimeSecurityGroupId", network.runtime_security_group_id)
 pulumi.export("dagBucket", storage.dag_bucket)
 pulumi.export("logArchiveBucket", storage.log_archive_bucket)
 pulumi.export("backupBucket", storage.backup_bucket)
+if database is not None:
+    pulumi.export("databaseEndpoint", database.endpoint)
+    pulumi.export("databaseSecretArn", database.secret_arn)
+    pulumi.export("databaseSecurityGroupId", database.security_group_id)
 if key is not None:
     pulumi.export("kmsKeyArn", key.key_arn)
 if settings.expires_at is not None:

@@ -141,6 +141,96 @@ def _refused(values: dict, stack: str = "dev") -> str:
         ),
         ({"airflow-platform:owner": "a" * 300}, "airflow-platform:owner", "1-256"),
         ({"aws:region": "mars-1"}, "aws:region = 'mars-1'", "eu-west-1"),
+        (
+            {"airflow-platform:database": {"engineVersion": "12"}},
+            "airflow-platform:database.engineVersion = '12'",
+            "13 to 17",
+        ),
+        (
+            {"airflow-platform:database": {"engineVersion": "sixteen"}},
+            "airflow-platform:database.engineVersion = 'sixteen'",
+            "13 to 17",
+        ),
+        (
+            {"airflow-platform:database": {"instanceClass": "m7g.large"}},
+            "airflow-platform:database.instanceClass = 'm7g.large'",
+            "db.t4g.micro",
+        ),
+        (
+            {"airflow-platform:database": {"instanceClas": "db.t4g.small"}},
+            "airflow-platform:database.instanceClas is not a known key",
+            "did you mean instanceClass",
+        ),
+        (
+            {"airflow-platform:database": {"allocatedStorageGb": 10}},
+            "airflow-platform:database.allocatedStorageGb = 10",
+            "20",
+        ),
+        (
+            {
+                "airflow-platform:database": {
+                    "allocatedStorageGb": 100,
+                    "maxAllocatedStorageGb": 105,
+                }
+            },
+            "airflow-platform:database: maxAllocatedStorageGb (105)",
+            "10% above allocatedStorageGb (100)",
+        ),
+        (
+            {"airflow-platform:database": {"performanceInsightsRetentionDays": 30}},
+            "airflow-platform:database.performanceInsightsRetentionDays = 30",
+            "731",
+        ),
+        (
+            {"airflow-platform:database": {"monitoringIntervalSeconds": 0}},
+            "airflow-platform:database.monitoringIntervalSeconds = 0",
+            "1, 5, 10, 15, 30, 60",
+        ),
+        (
+            {"airflow-platform:database": {"logRetentionDays": 100}},
+            "airflow-platform:database.logRetentionDays = 100",
+            "365",
+        ),
+        (
+            {"airflow-platform:database": {"slowStatementMs": -1}},
+            "airflow-platform:database.slowStatementMs = -1",
+            "0",
+        ),
+        (
+            {"airflow-platform:database": {"backupWindow": "2:00-3:00"}},
+            "airflow-platform:database.backupWindow = '2:00-3:00'",
+            "hh:mm-hh:mm",
+        ),
+        (
+            {"airflow-platform:database": {"backupWindow": "02:00-02:15"}},
+            "airflow-platform:database.backupWindow = '02:00-02:15'",
+            "at least 30",
+        ),
+        (
+            {"airflow-platform:database": {"maintenanceWindow": "sunday:04:00-sunday:05:00"}},
+            "airflow-platform:database.maintenanceWindow = 'sunday:04:00-sunday:05:00'",
+            "ddd:hh:mm-ddd:hh:mm",
+        ),
+        (
+            {"airflow-platform:database": {"backupWindow": "04:30-05:30"}},
+            "airflow-platform:database: backupWindow (04:30-05:30) overlaps maintenanceWindow",
+            "sun:04:00-sun:05:00",
+        ),
+        (
+            {"airflow-platform:platform": "eks", "airflow-platform:database": {"enabled": False}},
+            "airflow-platform:database.enabled = False is not allowed on platform eks",
+            "only mwaa",
+        ),
+        (
+            {"airflow-platform:backup": {"replicaRegion": "eu-central-1"}},
+            "airflow-platform:backup.replicaRegion = 'eu-central-1' is not allowed on tier dev",
+            "prod only",
+        ),
+        (
+            {"airflow-platform:backup": {"replicaRegion": "mars"}},
+            "airflow-platform:backup.replicaRegion = 'mars'",
+            "eu-west-1",
+        ),
     ],
     ids=lambda value: str(value)[:60] if isinstance(value, str) else None,
 )
@@ -178,6 +268,86 @@ def test_config_prod_keeps_logs_at_least_a_year_whatever_the_stack_file_says():
     message = _refused(values, stack="prod")
     assert "airflow-platform:storage.logArchive.expireDays = 200" in message
     assert "365" in message
+
+
+PROD = {**BASE, "airflow-platform:tier": "prod"}
+
+
+@pytest.mark.parametrize(
+    ("override", "named", "allowed"),
+    [
+        (
+            {"airflow-platform:backup": {"replicaRegion": "eu-west-1"}},
+            "airflow-platform:backup.replicaRegion = 'eu-west-1'",
+            "stack's own aws:region",
+        ),
+        (
+            {"airflow-platform:backup": {"retentionDays": 7}},
+            "airflow-platform:backup.retentionDays = 7",
+            "at least 14 days",
+        ),
+        (
+            {"airflow-platform:database": {"multiAz": False}},
+            "airflow-platform:database.multiAz = False",
+            "standby in a second AZ",
+        ),
+        (
+            {
+                "airflow-platform:platform": "mwaa",
+                "airflow-platform:database": {"enabled": False},
+                "airflow-platform:backup": {"replicaRegion": "eu-central-1"},
+            },
+            "airflow-platform:backup.replicaRegion = 'eu-central-1'",
+            "database.enabled = False",
+        ),
+    ],
+    ids=lambda value: str(value)[:60] if isinstance(value, str) else None,
+)
+def test_config_prod_rejects_unsafe_database_settings_naming_key_and_allowed(
+    override, named, allowed
+):
+    message = _refused({**PROD, **override}, stack="prod")
+    assert named in message
+    assert allowed in message
+
+
+def test_config_prod_accepts_a_replica_region_other_than_its_own():
+    values = {**PROD, "airflow-platform:backup": {"replicaRegion": "eu-central-1"}}
+    settings = settings_from_values("airflow-platform", "prod", values)
+    assert settings.config.backup.replica_region == "eu-central-1"
+
+
+def test_config_mwaa_stack_may_turn_the_database_off():
+    values = {**BASE, "airflow-platform:database": {"enabled": False}}
+    assert settings_from_values("airflow-platform", "dev", values).config.database.enabled is False
+
+
+def test_config_refuses_stack_names_rds_identifiers_cannot_hold():
+    assert "two hyphens in a row" in _refused(BASE, stack="team--dev")
+
+
+@pytest.mark.parametrize(
+    ("tier", "instance_class", "multi_az"),
+    [
+        (Tier.EPHEMERAL, "db.t4g.micro", False),
+        (Tier.DEV, "db.t4g.micro", False),
+        (Tier.STAGING, "db.t4g.medium", False),
+        (Tier.PROD, "db.m7g.large", True),
+    ],
+)
+def test_config_tier_sizes_the_database_when_stack_file_states_nothing(
+    tier, instance_class, multi_az
+):
+    stack = "pr-1" if tier is Tier.EPHEMERAL else "s"
+    values = {"aws:region": "eu-west-1"}
+    if tier is not Tier.EPHEMERAL:
+        values["airflow-platform:tier"] = tier.value
+    database = settings_from_values("airflow-platform", stack, values).config.database
+    assert database.enabled is True
+    assert database.engine_version == "16"
+    assert database.instance_class == instance_class
+    assert database.multi_az is multi_az
+    assert database.max_allocated_storage_gb * 10 >= database.allocated_storage_gb * 11
 
 
 def test_config_reports_every_problem_in_one_message():

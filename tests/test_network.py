@@ -88,7 +88,7 @@ def test_network_default_security_group_allows_nothing(declare):
     assert default_sg.inputs.get("egress", []) == []
 
 
-def test_network_existing_vpc_declares_nothing_and_passes_ids_on(declare):
+def test_network_existing_vpc_declares_only_the_runtime_group_and_passes_ids_on(declare):
     existing = {
         "vpcId": "vpc-0123456789abcdef0",
         "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
@@ -110,11 +110,41 @@ def test_network_existing_vpc_declares_nothing_and_passes_ids_on(declare):
         pulumi.export("private", network.private_subnet_ids)
 
     declared = declare(build, "staging")
-    assert [r.type for r in declared.run.resources if r.custom] == []
+    assert sorted(r.type for r in declared.run.resources if r.custom) == [
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    ]
+    runtime = declared.one("aws:ec2/securityGroup:SecurityGroup", "network-runtime-sg")
+    assert runtime.inputs["vpcId"] == existing["vpcId"], "the runtime group is in the given VPC"
     assert declared.run.outputs == {
         "vpc": existing["vpcId"],
         "private": existing["privateSubnetIds"],
     }
+
+
+@pytest.mark.parametrize("existing_vpc", [False, True], ids=["new-vpc", "existing-vpc"])
+def test_network_runtime_group_has_no_ingress_and_described_egress_when_vpc_is(
+    declare, existing_vpc
+):
+    network = (
+        {
+            "existingVpc": {
+                "vpcId": "vpc-0123456789abcdef0",
+                "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            }
+        }
+        if existing_vpc
+        else {}
+    )
+    declared = declare(_network(settings_for(Tier.DEV, network=network)))
+    runtime = declared.one("aws:ec2/securityGroup:SecurityGroup", "network-runtime-sg")
+    assert "ingress" not in runtime.inputs, "rules are separate resources"
+    assert "egress" not in runtime.inputs, "rules are separate resources"
+    assert declared.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
+    [egress] = declared.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert egress.inputs["ipProtocol"] == "-1"
+    assert egress.inputs["description"], egress.urn
+    assert runtime.inputs["description"], runtime.urn
 
 
 @given(

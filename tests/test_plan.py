@@ -26,6 +26,9 @@ def taggable(token: str) -> bool:
     """Whether the provider's resource class for `token` has a `tags` input."""
     import importlib
 
+    if token.startswith("pulumi:providers:"):
+        return False  # a provider carries default tags, not tags of its own
+
     _, module_and_class = token.split(":", 1)
     module, cls = module_and_class.split("/")[0], token.rsplit(":", 1)[1]
     resource = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
@@ -51,7 +54,10 @@ def plans(tmp_path_factory) -> dict[str, dict]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_plan_json_matches_contract(plans, stack):
-    doc = plans[stack]
+    assert_contract(plans[stack], stack)
+
+
+def assert_contract(doc: dict, stack: str) -> None:
     assert list(doc) == ["config", "steps", "outputs", "changeSummary", "policyViolations", "cost"]
     assert all(isinstance(v, str) for v in doc["config"].values())
     assert doc["config"]["aws:region"]
@@ -81,7 +87,10 @@ def test_plan_json_matches_contract(plans, stack):
             assert state["parent"] in urns, f"{step['urn']}: parent {state['parent']} not in plan"
         assert set(state["dependencies"]) <= urns, step["urn"]
         if state["custom"]:
-            assert re.match(r"^aws:[a-z0-9]+/[a-zA-Z0-9]+:[A-Z]", state["type"]), step["urn"]
+            # Resources, and explicit providers (a second region), as `pulumi preview` shows.
+            assert re.match(
+                r"^(aws:[a-z0-9]+/[a-zA-Z0-9]+:[A-Z]|pulumi:providers:aws$)", state["type"]
+            ), step["urn"]
             assert all(re.match(r"^[a-z][a-zA-Z0-9]*$", key) for key in state["inputs"]), (
                 f"inputs of {step['urn']} are not camelCase provider inputs"
             )
@@ -119,6 +128,8 @@ def test_plan_resource_counts_differ_by_tier_as_designed(plans):
     assert count("prod", "aws:kms/key:Key") == 1
     assert count("dev", "aws:kms/key:Key") == 0
     assert count("pr-1", "aws:s3/bucket:Bucket") == 3
+    for stack in STACKS:
+        assert count(stack, "aws:rds/instance:Instance") == 1, stack
 
 
 def test_plan_is_deterministic(plans, tmp_path):
@@ -129,7 +140,7 @@ def test_plan_is_deterministic(plans, tmp_path):
 
 def test_plan_prod_protects_data_and_kms_key(plans):
     protected = {s["newState"]["type"] for s in plans["prod"]["steps"] if s["newState"]["protect"]}
-    assert {"aws:kms/key:Key", "aws:s3/bucket:Bucket"} <= protected
+    assert {"aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:rds/instance:Instance"} <= protected
     assert not any(s["newState"]["protect"] for s in plans["pr-1"]["steps"])
 
 
@@ -142,12 +153,16 @@ def _project_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def _set_dev_config(copy: Path, **config) -> None:
-    """Set `airflow-platform:<key>` values in the copied project's dev stack file."""
-    stack_file = copy / "stacks" / "Pulumi.dev.yaml"
+def _set_stack_config(copy: Path, stack: str, **config) -> None:
+    """Set `airflow-platform:<key>` values in the copied project's stack file."""
+    stack_file = copy / "stacks" / f"Pulumi.{stack}.yaml"
     data = yaml.safe_load(stack_file.read_text())
     data["config"].update({f"airflow-platform:{key}": value for key, value in config.items()})
     stack_file.write_text(yaml.safe_dump(data))
+
+
+def _set_dev_config(copy: Path, **config) -> None:
+    _set_stack_config(copy, "dev", **config)
 
 
 def test_plan_diff_marks_exactly_the_changed_step_as_update(tmp_path):
@@ -220,6 +235,42 @@ def test_plan_shows_secrets_as_placeholder_in_config_inputs_and_outputs(tmp_path
     assert "c2VjcmV0LWNpcGhlcnRleHQ" not in json.dumps(doc)
 
 
+def test_plan_prod_with_replica_region_adds_a_provider_and_keeps_the_contract(tmp_path):
+    copy = _project_copy(tmp_path)
+    _set_stack_config(copy, "prod", backup={"replicaRegion": "eu-central-1"})
+    done = plan("prod", "--json", "-", cwd=copy)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert_contract(doc, "prod")
+    types = [s["newState"]["type"] for s in doc["steps"]]
+    assert types.count("pulumi:providers:aws") == 1
+    assert (
+        types.count(
+            "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+        )
+        == 1
+    )
+    for step in doc["steps"]:
+        state = step["newState"]
+        if state["custom"] and taggable(state["type"]):
+            assert set(state["inputs"].get("tags") or {}) >= REQUIRED_TAGS, step["urn"]
+
+
+def test_plan_database_is_reachable_only_from_the_runtime_group(plans):
+    for stack in STACKS:
+        steps = [s["newState"] for s in plans[stack]["steps"]]
+        [instance] = [s for s in steps if s["type"] == "aws:rds/instance:Instance"]
+        assert instance["inputs"]["publiclyAccessible"] is False, stack
+        [rule] = [
+            s
+            for s in steps
+            if s["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        ]
+        runtime = plans[stack]["outputs"]["runtimeSecurityGroupId"]
+        assert rule["inputs"]["referencedSecurityGroupId"] == runtime, stack
+        assert "cidrIpv4" not in rule["inputs"], stack
+
+
 def test_plan_markdown_summarises_changes_for_a_pull_request(tmp_path):
     done = plan("prod", "--markdown", str(tmp_path / "pr.md"))
     assert done.returncode == 0, done.stderr
@@ -279,8 +330,12 @@ def test_plan_account_id_flag_beats_variable_beats_default(flag, env, expected):
 
 
 def test_plan_prod_key_rotates_has_explicit_policy_and_encrypts_flow_logs(plans):
-    def only(token):
-        found = [s["newState"] for s in plans["prod"]["steps"] if s["newState"]["type"] == token]
+    def only(token, name=None):
+        found = [
+            s["newState"]
+            for s in plans["prod"]["steps"]
+            if s["newState"]["type"] == token and (name is None or s["urn"].endswith(f"::{name}"))
+        ]
         assert len(found) == 1, token
         return found[0]
 
@@ -291,4 +346,6 @@ def test_plan_prod_key_rotates_has_explicit_policy_and_encrypts_flow_logs(plans)
     assert "*" not in principals
     assert {"AWS": "*"} not in principals
     key_arn = plans["prod"]["outputs"]["kmsKeyArn"]
-    assert only("aws:cloudwatch/logGroup:LogGroup")["inputs"]["kmsKeyId"] == key_arn
+    assert only("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")["inputs"]["kmsKeyId"] == (
+        key_arn
+    )

@@ -1,4 +1,5 @@
-"""Network: a new VPC laid out for Airflow, or an existing VPC given by ids."""
+"""Network: a new VPC laid out for Airflow, or an existing VPC given by ids; in both, the
+security group the Airflow runtime attaches to."""
 
 from __future__ import annotations
 
@@ -50,14 +51,17 @@ class Network(pulumi.ComponentResource):
 
     New VPC: private and public subnets over `azCount` AZs, an internet gateway, NAT (one
     per AZ or one shared), an S3 gateway endpoint on every route table, a default security
-    group that allows nothing, and optional flow logs. Existing VPC: only its ids, passed on.
+    group that allows nothing, and optional flow logs. Existing VPC: its ids, passed on.
+    Either way, an `airflow-runtime` security group (no ingress, all egress) that MWAA or the
+    EKS workers attach to; other components admit traffic from it by its id.
 
-    Outputs: `vpc_id`, `private_subnet_ids`, `public_subnet_ids`.
+    Outputs: `vpc_id`, `private_subnet_ids`, `public_subnet_ids`, `runtime_security_group_id`.
     """
 
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    runtime_security_group_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -73,16 +77,40 @@ class Network(pulumi.ComponentResource):
             self.public_subnet_ids = pulumi.Output.from_input(existing.public_subnet_ids)
         else:
             self._create_vpc()
+        self.runtime_security_group_id = self._runtime_security_group()
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
+                "runtime_security_group_id": self.runtime_security_group_id,
             }
         )
 
     def _tags(self, suffix: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return resource_tags(self._args.tags, f"{self._name}-{suffix}", extra)
+
+    def _runtime_security_group(self) -> pulumi.Output[str]:
+        name = self._name
+        group = aws.ec2.SecurityGroup(
+            f"{name}-runtime-sg",
+            vpc_id=self.vpc_id,
+            description="Airflow runtime (MWAA or EKS workers); services admit traffic from it",
+            tags=self._tags("runtime-sg", {"role": "airflow-runtime"}),
+            opts=self._child,
+        )
+        # Tasks reach AWS APIs, package indexes and whatever DAGs call; what is allowed in is
+        # decided by each destination's own security group.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-runtime-egress",
+            security_group_id=group.id,
+            ip_protocol="-1",
+            cidr_ipv4="0.0.0.0/0",
+            description="All outbound traffic from the Airflow runtime",
+            tags=self._tags("runtime-egress"),
+            opts=self._child,
+        )
+        return group.id
 
     def _create_vpc(self) -> None:
         name, config, child = self._name, self._args.config, self._child

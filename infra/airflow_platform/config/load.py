@@ -19,13 +19,12 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from airflow_platform.config.model import Platform, PlatformConfig, Tier, nested_model
+from airflow_platform.config.model import REGION, Platform, PlatformConfig, Tier, nested_model
 from airflow_platform.config.tiers import TEARDOWN, TIER_DEFAULTS, Teardown
 
 NAMESPACE = "airflow-platform"
 EPHEMERAL_STACK = re.compile(r"^pr-(\d+)$")
 _STACK_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-[a-z]+-\d$")
 # Longest bucket name the platform derives: airflow-<stack>-backups-<account id>-<region>.
 _LONGEST_BUCKET_PURPOSE = "backups"
 _ACCOUNT_ID_LENGTH = 12
@@ -88,7 +87,7 @@ def settings_from_values(
     region = values.get("aws:region")
     if region is None:
         problems.append("aws:region is required; set it to an AWS region such as eu-west-1")
-    elif not isinstance(region, str) or not _REGION.fullmatch(region):
+    elif not isinstance(region, str) or not REGION.fullmatch(region):
         problems.append(
             f"aws:region = {region!r} is not allowed: expected a region such as eu-west-1"
         )
@@ -110,6 +109,11 @@ def settings_from_values(
         except ValidationError as error:
             problems += [_describe(item) for item in error.errors()]
 
+    if config is not None and config.backup.replica_region == region:
+        problems.append(
+            f"{NAMESPACE}:backup.replicaRegion = {region!r} is not allowed: it is the stack's "
+            "own aws:region; choose a second region"
+        )
     if problems or config is None:
         raise ConfigError(_message(stack, problems))
 
@@ -191,6 +195,11 @@ def _stack_name_problems(stack: str, region: str) -> list[str]:
         return [
             f"stack name {stack!r} is not allowed: use lowercase letters, digits and hyphens "
             "(it becomes part of bucket names)"
+        ]
+    if "--" in stack:
+        return [
+            f"stack name {stack!r} is not allowed: two hyphens in a row cannot appear in RDS "
+            "identifiers (airflow-<stack>-metadata)"
         ]
     longest = (
         len(f"airflow-{stack}-{_LONGEST_BUCKET_PURPOSE}-") + _ACCOUNT_ID_LENGTH + len(f"-{region}")

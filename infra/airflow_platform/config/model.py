@@ -24,6 +24,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from airflow_platform.config.windows import (
+    parse_daily_window,
+    parse_weekly_window,
+    windows_overlap,
+)
+
 
 class Tier(StrEnum):
     """Which defaults a stack gets: sizes, retention, protection, teardown."""
@@ -55,6 +61,7 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )  # fmt: skip
 
+REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-[a-z]+-\d$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
@@ -75,6 +82,7 @@ SubnetId = Annotated[str, _matches(_SUBNET_ID, "a subnet id such as subnet-01234
 TagValue = Annotated[
     str, _matches(_TAG_VALUE, "1-256 letters, digits, spaces or the characters . : / = + - @ _")
 ]
+Region = Annotated[str, _matches(REGION, "a region such as eu-west-1")]
 
 
 def nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -184,9 +192,123 @@ class BackupConfig(ConfigModel):
     """`airflow-platform:backup`: how long metadata-database backups are kept."""
 
     retention_days: int = Field(default=7, ge=1, le=35)
-    """Days backups are kept: RDS automated backups and dumps in the backup bucket (1-35)."""
+    """Days backups are kept: RDS automated backups and dumps in the backup bucket (1-35;
+    prod: at least 14)."""
     object_lock: bool = False
     """Object lock (governance mode, `retentionDays`) on the backup bucket against overwrite."""
+    replica_region: Region | None = None
+    """Prod only: also keep the database's automated backups in this region (not `aws:region`)."""
+
+
+# Airflow 3 supports PostgreSQL 13-17 as its metadata database.
+POSTGRES_MAJORS = range(13, 18)
+# Performance Insights keeps 7 days (free), whole months of 31 days, or 731 days.
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = (7, *range(31, 714, 31), 731)
+# Enhanced Monitoring's allowed granularities (0, off, is not offered).
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+_ENGINE_VERSION = re.compile(r"^(\d+)(\.\d+)?$")
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
+# gp3's range for RDS PostgreSQL, in GiB.
+_GP3_MIN_GB, _GP3_MAX_GB = 20, 65536
+
+
+def _engine_version(value: str) -> str:
+    match = _ENGINE_VERSION.fullmatch(value)
+    if not match or int(match.group(1)) not in POSTGRES_MAJORS:
+        raise ValueError(
+            "expected a PostgreSQL major version Airflow supports, 13 to 17 (such as 16), "
+            "optionally with a minor version (16.4)"
+        )
+    return value
+
+
+def _daily_window(value: str) -> str:
+    parse_daily_window(value)
+    return value
+
+
+def _weekly_window(value: str) -> str:
+    parse_weekly_window(value)
+    # RDS reports days in lowercase; stating them so keeps previews free of case-only diffs.
+    return value.lower()
+
+
+class DatabaseConfig(ConfigModel):
+    """`airflow-platform:database`: the RDS PostgreSQL instance."""
+
+    enabled: bool = True
+    """Create the database. Only mwaa stacks may turn it off (MWAA has its own metadata
+    database; this one is the DAGs' Postgres). On eks it is Airflow's metadata database."""
+    engine_version: Annotated[str, AfterValidator(_engine_version)] = "16"
+    """PostgreSQL version, 13-17 (Airflow 3's range); a major version alone takes RDS's
+    current minor and lets minor upgrades happen in the maintenance window."""
+    instance_class: Annotated[
+        str, _matches(_INSTANCE_CLASS, "an RDS instance class such as db.t4g.micro")
+    ] = "db.t4g.micro"
+    """RDS instance class, such as db.t4g.micro or db.m7g.large."""
+    allocated_storage_gb: int = Field(default=20, ge=_GP3_MIN_GB, le=_GP3_MAX_GB)
+    """Initial gp3 storage in GiB (20-65536)."""
+    max_allocated_storage_gb: int = Field(default=100, le=_GP3_MAX_GB)
+    """Storage autoscaling ceiling in GiB, at least 10% above `allocatedStorageGb`."""
+    multi_az: bool = False
+    """A synchronous standby in a second AZ (required in prod)."""
+    performance_insights_retention_days: int = 7
+    """Days Performance Insights keeps: 7 (free), a multiple of 31 up to 713, or 731."""
+    slow_statement_ms: int = Field(default=1000, ge=0, le=2_147_483_647)
+    """Statements running at least this long are logged (`log_min_duration_statement`)."""
+    monitoring_interval_seconds: int = 60
+    """Enhanced Monitoring granularity: 1, 5, 10, 15, 30 or 60 seconds."""
+    log_retention_days: int = 30
+    """Retention of the exported PostgreSQL log groups, one of CloudWatch's allowed values."""
+    backup_window: Annotated[str, AfterValidator(_daily_window)] = "02:00-03:00"
+    """Daily automated-backup window, hh:mm-hh:mm UTC, at least 30 minutes."""
+    maintenance_window: Annotated[str, AfterValidator(_weekly_window)] = "sun:04:00-sun:05:00"
+    """Weekly maintenance window, ddd:hh:mm-ddd:hh:mm UTC, at least 30 minutes, not
+    overlapping `backupWindow`."""
+
+    @field_validator("performance_insights_retention_days")
+    @classmethod
+    def _pi_retention(cls, days: int) -> int:
+        if days not in PERFORMANCE_INSIGHTS_RETENTION_DAYS:
+            raise ValueError("expected 7, a multiple of 31 up to 713 (31, 62, ...), or 731")
+        return days
+
+    @field_validator("monitoring_interval_seconds")
+    @classmethod
+    def _monitoring_interval(cls, seconds: int) -> int:
+        if seconds not in MONITORING_INTERVALS:
+            raise ValueError(f"expected one of {', '.join(map(str, MONITORING_INTERVALS))}")
+        return seconds
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return days
+
+    @property
+    def engine_major(self) -> int:
+        """The PostgreSQL major version (the parameter group family's number)."""
+        return int(self.engine_version.split(".")[0])
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatabaseConfig:
+        # RDS refuses an autoscaling ceiling less than 10% above the allocated storage.
+        if self.max_allocated_storage_gb * 10 < self.allocated_storage_gb * 11:
+            raise ValueError(
+                f"maxAllocatedStorageGb ({self.max_allocated_storage_gb}) must be at least "
+                f"10% above allocatedStorageGb ({self.allocated_storage_gb}): RDS refuses a "
+                "lower autoscaling ceiling"
+            )
+        if windows_overlap(
+            parse_daily_window(self.backup_window), parse_weekly_window(self.maintenance_window)
+        ):
+            raise ValueError(
+                f"backupWindow ({self.backup_window}) overlaps maintenanceWindow "
+                f"({self.maintenance_window}) on at least one day: RDS needs them apart"
+            )
+        return self
 
 
 class EncryptionConfig(ConfigModel):
@@ -242,6 +364,8 @@ class PlatformConfig(ConfigModel):
     """The buckets."""
     backup: BackupConfig = BackupConfig()
     """Backup retention and protection."""
+    database: DatabaseConfig = DatabaseConfig()
+    """The RDS PostgreSQL database."""
     encryption: EncryptionConfig = EncryptionConfig()
     """Keys for data at rest."""
     ephemeral: EphemeralConfig = EphemeralConfig()
@@ -249,11 +373,42 @@ class PlatformConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _tier_floors(self) -> PlatformConfig:
-        # Floors that hold whatever the stack file says: prod keeps a year of logs.
-        if self.tier is Tier.PROD and self.storage.log_archive.expire_days < 365:
-            raise ValueError(
+        # Floors that hold whatever the stack file says: prod keeps a year of logs, two
+        # weeks of database backups and a standby in a second AZ.
+        prod = self.tier is Tier.PROD
+        problems = []
+        if prod and self.storage.log_archive.expire_days < 365:
+            problems.append(
                 "airflow-platform:storage.logArchive.expireDays = "
                 f"{self.storage.log_archive.expire_days} is not allowed: "
                 "prod keeps logs at least 365 days"
             )
+        if prod and self.backup.retention_days < 14:
+            problems.append(
+                f"airflow-platform:backup.retentionDays = {self.backup.retention_days} is not "
+                "allowed: prod keeps database backups at least 14 days"
+            )
+        if prod and self.database.enabled and not self.database.multi_az:
+            problems.append(
+                "airflow-platform:database.multiAz = False is not allowed: "
+                "prod runs the database with a standby in a second AZ"
+            )
+        if not self.database.enabled and self.platform is Platform.EKS:
+            problems.append(
+                "airflow-platform:database.enabled = False is not allowed on platform eks: "
+                "there the database is Airflow's metadata database (only mwaa may turn it off)"
+            )
+        replica = self.backup.replica_region
+        if replica is not None and not prod:
+            problems.append(
+                f"airflow-platform:backup.replicaRegion = {replica!r} is not allowed on tier "
+                f"{self.tier.value}: cross-region backup copies are for prod only"
+            )
+        if replica is not None and not self.database.enabled:
+            problems.append(
+                f"airflow-platform:backup.replicaRegion = {replica!r} is not allowed with "
+                "database.enabled = False: it replicates the database's backups"
+            )
+        if problems:
+            raise ValueError("\n  - ".join(problems))
         return self

@@ -25,6 +25,13 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             }
         },
         "backup": {"retentionDays": 1, "objectLock": False},
+        "database": {
+            "instanceClass": "db.t4g.micro",
+            "allocatedStorageGb": 20,
+            "maxAllocatedStorageGb": 50,
+            "multiAz": False,
+            "logRetentionDays": 7,
+        },
         "encryption": {"customerManagedKey": False},
     },
     Tier.DEV: {
@@ -39,6 +46,13 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             }
         },
         "backup": {"retentionDays": 7, "objectLock": False},
+        "database": {
+            "instanceClass": "db.t4g.micro",
+            "allocatedStorageGb": 20,
+            "maxAllocatedStorageGb": 100,
+            "multiAz": False,
+            "logRetentionDays": 30,
+        },
         "encryption": {"customerManagedKey": False},
     },
     Tier.STAGING: {
@@ -53,6 +67,13 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             }
         },
         "backup": {"retentionDays": 14, "objectLock": False},
+        "database": {
+            "instanceClass": "db.t4g.medium",
+            "allocatedStorageGb": 50,
+            "maxAllocatedStorageGb": 200,
+            "multiAz": False,
+            "logRetentionDays": 30,
+        },
         "encryption": {"customerManagedKey": False},
     },
     Tier.PROD: {
@@ -73,6 +94,14 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             }
         },
         "backup": {"retentionDays": 35, "objectLock": True},
+        "database": {
+            "instanceClass": "db.m7g.large",
+            "allocatedStorageGb": 100,
+            "maxAllocatedStorageGb": 1000,
+            "multiAz": True,
+            "monitoringIntervalSeconds": 15,
+            "logRetentionDays": 365,
+        },
         "encryption": {"customerManagedKey": True},
     },
 }
@@ -83,9 +112,12 @@ class Teardown:
     """How a tier's resources behave on `pulumi destroy`."""
 
     protect_data: bool
-    """Data stores (log archive, backups, the KMS key) refuse deletion until unprotected."""
+    """Data stores (log archive, backups, the KMS key, the database) refuse deletion until
+    unprotected; the database also gets RDS deletion protection and keeps its automated
+    backups after it is deleted."""
     force_destroy: bool
-    """Buckets are emptied on delete, so a destroy leaves nothing behind."""
+    """Buckets are emptied and the database skips its final snapshot on delete, so a destroy
+    leaves nothing behind. Everywhere else the database leaves a named final snapshot."""
 
 
 TEARDOWN: dict[Tier, Teardown] = {

@@ -25,6 +25,16 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:ec2/eip:Eip": ("eipalloc-", "ec2", "elastic-ip/{id}"),
     "aws:ec2/securityGroup:SecurityGroup": ("sg-", "ec2", "security-group/{id}"),
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("sg-", "ec2", "security-group/{id}"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "sgr-",
+        "ec2",
+        "security-group-rule/{id}",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "sgr-",
+        "ec2",
+        "security-group-rule/{id}",
+    ),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("vpce-", "ec2", "vpc-endpoint/{id}"),
     "aws:ec2/flowLog:FlowLog": ("fl-", "ec2", "vpc-flow-log/{id}"),
     "aws:kms/key:Key": ("", "kms", "key/{id}"),
@@ -32,7 +42,19 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:iam/role:Role": ("", "iam", "role/{name}"),
     "aws:iam/policy:Policy": ("", "iam", "policy/{name}"),
     "aws:cloudwatch/logGroup:LogGroup": ("", "logs", "log-group:{name}"),
+    # An RDS instance's id is its resource id (db-...); its ARN names its identifier.
+    "aws:rds/instance:Instance": ("db-", "rds", "db:{name}"),
+    "aws:rds/subnetGroup:SubnetGroup": ("", "rds", "subgrp:{name}"),
+    "aws:rds/parameterGroup:ParameterGroup": ("", "rds", "pg:{name}"),
 }
+# Resources whose `name` AWS reports back (auto-named ones get their logical name here).
+_NAMED_TYPES = {
+    "aws:iam/role:Role",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:rds/subnetGroup:SubnetGroup",
+    "aws:rds/parameterGroup:ParameterGroup",
+}
+_AWS_PROVIDER = "pulumi:providers:aws"
 # Inputs that name the resource: the id AWS gives it is that name.
 _NAME_INPUTS = ("bucket", "name", "functionName", "identifier", "roleName")
 _GLOBAL_SERVICES = {"iam", "s3"}
@@ -44,11 +66,14 @@ class PlanMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str, account_id: str = PLACEHOLDER_ACCOUNT_ID) -> None:
         self.region = region
         self.account_id = account_id
+        # Explicit providers (a second region) by the id the mocks gave them.
+        self._provider_regions: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if not args.custom:
             return "", {}
         inputs = dict(args.inputs)
+        region = self._region_of(args.provider)
         prefix, service, template = _SHAPES.get(args.typ, ("", "", ""))
         named = next((inputs[k] for k in _NAME_INPUTS if isinstance(inputs.get(k), str)), None)
         if named is not None and not prefix:
@@ -58,24 +83,63 @@ class PlanMocks(pulumi.runtime.Mocks):
             resource_id = f"{prefix}{digest[:17]}" if prefix else digest[:32]
         state: dict[str, Any] = {"id": resource_id, **inputs}
         name = named or args.name
+        if args.typ == _AWS_PROVIDER:
+            self._provider_regions[resource_id] = str(inputs.get("region") or self.region)
         if args.typ == "aws:s3/bucket:Bucket":
             state |= {
                 "bucket": resource_id,
                 "arn": f"arn:aws:s3:::{resource_id}",
                 "bucketDomainName": f"{resource_id}.s3.amazonaws.com",
-                "bucketRegionalDomainName": f"{resource_id}.s3.{self.region}.amazonaws.com",
-                "region": self.region,
+                "bucketRegionalDomainName": f"{resource_id}.s3.{region}.amazonaws.com",
+                "region": region,
             }
         elif service:
-            state.setdefault("arn", self._arn(service, template.format(id=resource_id, name=name)))
+            state.setdefault(
+                "arn", self._arn(service, template.format(id=resource_id, name=name), region)
+            )
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = resource_id
         if args.typ == "aws:ec2/eip:Eip":
             state["allocationId"] = resource_id
             state["publicIp"] = "203.0.113.10"
-        if args.typ in ("aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup"):
+        if args.typ in _NAMED_TYPES:
             state.setdefault("name", name)
+        if args.typ == "aws:rds/instance:Instance":
+            state |= self._rds_instance(resource_id, name, inputs, region)
         return resource_id, state
+
+    def _rds_instance(
+        self, resource_id: str, identifier: str, inputs: dict[str, Any], region: str
+    ) -> dict[str, Any]:
+        # The endpoint's middle label is fixed per account and region in AWS.
+        label = hashlib.sha256(f"{self.account_id}:{region}".encode()).hexdigest()[:12]
+        address = f"{identifier}.{label}.{region}.rds.amazonaws.com"
+        port = int(inputs.get("port") or 5432)
+        suffix = hashlib.sha256(resource_id.encode()).hexdigest()[:6]
+        secret_key = inputs.get("masterUserSecretKmsKeyId") or self._arn(
+            "kms", "alias/aws/secretsmanager", region
+        )
+        return {
+            "resourceId": resource_id,
+            "address": address,
+            "port": port,
+            "endpoint": f"{address}:{port}",
+            "masterUserSecrets": [
+                {
+                    "secretArn": self._arn(
+                        "secretsmanager", f"secret:rds!{resource_id}-{suffix}", region
+                    ),
+                    "secretStatus": "active",
+                    "kmsKeyId": secret_key,
+                }
+            ],
+        }
+
+    def _region_of(self, provider: str | None) -> str:
+        # Provider references are "<urn>::<id>"; the default provider is the stack's region.
+        if not provider:
+            return self.region
+        return self._provider_regions.get(provider.rsplit("::", 1)[-1], self.region)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         answers = {
@@ -108,6 +172,6 @@ class PlanMocks(pulumi.runtime.Mocks):
     def _region(self) -> dict[str, Any]:
         return {"name": self.region, "region": self.region, "id": self.region}
 
-    def _arn(self, service: str, resource: str) -> str:
-        region = "" if service in _GLOBAL_SERVICES else self.region
-        return f"arn:aws:{service}:{region}:{self.account_id}:{resource}"
+    def _arn(self, service: str, resource: str, region: str | None = None) -> str:
+        where = "" if service in _GLOBAL_SERVICES else (region or self.region)
+        return f"arn:aws:{service}:{where}:{self.account_id}:{resource}"
