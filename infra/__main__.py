@@ -7,16 +7,32 @@ offline under the Pulumi SDK's mock runtime. This module only wires: every conce
 `airflow_platform.components`, every default in `airflow_platform.config.tiers`.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_aws as aws
 
+from airflow_platform.airflow_settings import (
+    SettingsInputs,
+    environment_name,
+    mwaa_options,
+    production_settings,
+)
 from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.dag_bundle import DagBundle, DagBundleArgs
 from airflow_platform.components.database import MetadataDatabase, MetadataDatabaseArgs
 from airflow_platform.components.encryption import ProjectKey, ProjectKeyArgs
+from airflow_platform.components.mwaa import MwaaEnvironment, MwaaEnvironmentArgs
 from airflow_platform.components.network import Network, NetworkArgs
 from airflow_platform.components.storage import Storage, StorageArgs
 from airflow_platform.config import load_settings
+from airflow_platform.config.model import Platform
 from airflow_platform.tagging import stack_tags
+from airflow_platform.versions import versions
+
+# The project directory: this file is infra/__main__.py (a copy of the project plans its own
+# dags/ and startup script).
+PROJECT_DIR = Path(__file__).absolute().parents[1]
 
 settings = load_settings()
 config = settings.config
@@ -90,6 +106,51 @@ if config.database.enabled:
         ),
     )
 
+mwaa = None
+if settings.platform is Platform.MWAA:
+    bundle = DagBundle(
+        "dag-bundle",
+        DagBundleArgs(
+            bucket=storage.dag_bucket,
+            dags_dir=PROJECT_DIR / "dags",
+            startup_script=PROJECT_DIR / "images" / "mwaa" / "startup.sh",
+            versions=versions(),
+            tags=tags,
+        ),
+    )
+    airflow_settings = production_settings(
+        settings.tier,
+        SettingsInputs(
+            stack=settings.stack,
+            platform=settings.platform,
+            environment_name=environment_name(settings.stack),
+            backup_bucket=storage.backup_bucket,
+            log_archive_bucket=storage.log_archive_bucket,
+        ),
+    )
+    mwaa = MwaaEnvironment(
+        "mwaa",
+        MwaaEnvironmentArgs(
+            stack=settings.stack,
+            aws=aws_context,
+            config=config.mwaa,
+            airflow_version=versions().airflow,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            runtime_security_group_id=network.runtime_security_group_id,
+            dag_bucket=storage.dag_bucket,
+            dag_bucket_arn=storage.dag_bucket_arn,
+            backup_bucket_arn=storage.backup_bucket_arn,
+            log_archive_bucket_arn=storage.log_archive_bucket_arn,
+            requirements=(bundle.requirements_key, bundle.requirements_version),
+            plugins=(bundle.plugins_key, bundle.plugins_version),
+            startup_script=(bundle.startup_script_key, bundle.startup_script_version),
+            airflow_options=mwaa_options(airflow_settings, config.mwaa.airflow_options),
+            tags=tags,
+            kms_key_arn=key_arn,
+        ),
+    )
+
 pulumi.export("tier", settings.tier.value)
 pulumi.export("platform", settings.platform.value)
 pulumi.export("vpcId", network.vpc_id)
@@ -102,6 +163,11 @@ if database is not None:
     pulumi.export("databaseEndpoint", database.endpoint)
     pulumi.export("databaseSecretArn", database.secret_arn)
     pulumi.export("databaseSecurityGroupId", database.security_group_id)
+if mwaa is not None:
+    pulumi.export("mwaaEnvironmentName", mwaa.name)
+    pulumi.export("mwaaEnvironmentArn", mwaa.arn)
+    pulumi.export("mwaaWebserverUrl", mwaa.webserver_url)
+    pulumi.export("mwaaExecutionRoleArn", mwaa.execution_role_arn)
 if key is not None:
     pulumi.export("kmsKeyArn", key.key_arn)
 if settings.expires_at is not None:

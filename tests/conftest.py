@@ -6,6 +6,12 @@ which runs it through the same mock runtime and recording monitor as the offline
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +24,21 @@ from airflow_platform.plan.project import Project, StackConfig
 from airflow_platform.plan.runner import DeclaredResource, ProgramRun, run_function
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration once, when first imported: before any test module can
+# import it, point it at a throwaway home (the DAG tests' SQLite database and task logs),
+# the repository's DAG folder, and no example DAGs. These are test settings, not the
+# production ones (Postgres, remote logging), which the runtime components set.
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
+    }
+)
 REGION = "eu-west-1"
 TIER_STACKS = {Tier.DEV: "dev", Tier.STAGING: "staging", Tier.PROD: "prod", Tier.EPHEMERAL: "pr-7"}
 
@@ -44,6 +65,18 @@ class Declared:
         return found[0]
 
 
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write `files` (relative path -> text or bytes) under `root`; returns `root`."""
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return root
+
+
 def settings_for(tier: Tier, **overrides: Any) -> Settings:
     """Validated settings of a stack of `tier`, with stack-file style overrides."""
     values = {"aws:region": REGION, **{f"airflow-platform:{k}": v for k, v in overrides.items()}}
@@ -65,3 +98,12 @@ def declare() -> Callable[[Callable[[], Any], str], Declared]:
         return Declared(run_function(build, "airflow-platform", stack, config))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's metadata database for DAG runs in tests (SQLite in the throwaway home),
+    migrated by Airflow's own `airflow db migrate`."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
+    return AIRFLOW_HOME

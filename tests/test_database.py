@@ -322,7 +322,12 @@ def test_database_program_declares_no_rds_resources_when_disabled_on_mwaa(projec
 
 def test_database_program_wires_runtime_group_and_exports_endpoint_when_enabled(project):
     run = _program(project, "dev", tier="dev", platform="mwaa")
-    [rule] = [r for r in run.resources if r.type == INGRESS]
+    [rule] = [
+        r
+        for r in run.resources
+        if r.type == INGRESS
+        and r.inputs["securityGroupId"] == run.outputs["databaseSecurityGroupId"]
+    ]
     assert rule.inputs["referencedSecurityGroupId"] == run.outputs["runtimeSecurityGroupId"]
     assert run.outputs["databaseEndpoint"].startswith("airflow-dev-metadata.")
     assert run.outputs["databaseEndpoint"].endswith(f".{REGION}.rds.amazonaws.com:5432")

@@ -149,6 +149,9 @@ def _project_copy(tmp_path: Path) -> Path:
     copy.mkdir()
     shutil.copy(ROOT / "Pulumi.yaml", copy)
     shutil.copytree(ROOT / "stacks", copy / "stacks")
+    # The DAG bundle and the startup script are the program's inputs too (mwaa stacks).
+    shutil.copytree(ROOT / "dags", copy / "dags", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "images", copy / "images")
     (copy / "infra").symlink_to(ROOT / "infra")
     return copy
 
@@ -261,10 +264,12 @@ def test_plan_database_is_reachable_only_from_the_runtime_group(plans):
         steps = [s["newState"] for s in plans[stack]["steps"]]
         [instance] = [s for s in steps if s["type"] == "aws:rds/instance:Instance"]
         assert instance["inputs"]["publiclyAccessible"] is False, stack
+        database_group = plans[stack]["outputs"]["databaseSecurityGroupId"]
         [rule] = [
             s
             for s in steps
             if s["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+            and s["inputs"]["securityGroupId"] == database_group
         ]
         runtime = plans[stack]["outputs"]["runtimeSecurityGroupId"]
         assert rule["inputs"]["referencedSecurityGroupId"] == runtime, stack

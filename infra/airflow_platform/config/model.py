@@ -335,6 +335,101 @@ class EphemeralConfig(ConfigModel):
         return value.astimezone(UTC) if value else None
 
 
+class MwaaEnvironmentClass(StrEnum):
+    """MWAA's environment sizes (scheduler, web server and worker capacity)."""
+
+    MICRO = "mw1.micro"
+    SMALL = "mw1.small"
+    MEDIUM = "mw1.medium"
+    LARGE = "mw1.large"
+    XLARGE = "mw1.xlarge"
+    XXLARGE = "mw1.2xlarge"
+
+
+class WebserverAccess(StrEnum):
+    """Who can reach the Airflow UI and API."""
+
+    PRIVATE_ONLY = "PRIVATE_ONLY"
+    PUBLIC_ONLY = "PUBLIC_ONLY"
+
+
+class LogLevel(StrEnum):
+    """MWAA's CloudWatch log levels."""
+
+    CRITICAL = "CRITICAL"
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+    INFO = "INFO"
+    DEBUG = "DEBUG"
+
+
+_MWAA_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
+# MWAA's option names are section.key, at most 64 characters; values at most 256.
+_MWAA_OPTION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+MWAA_MAX_WORKERS = 25
+
+
+class MwaaConfig(ConfigModel):
+    """`airflow-platform:mwaa`: the MWAA environment (mwaa stacks only)."""
+
+    environment_class: MwaaEnvironmentClass = MwaaEnvironmentClass.SMALL
+    """mw1.micro, mw1.small, mw1.medium, mw1.large, mw1.xlarge or mw1.2xlarge."""
+    min_workers: int = Field(default=1, ge=1, le=MWAA_MAX_WORKERS)
+    """Workers always running (1-25)."""
+    max_workers: int = Field(default=2, ge=1, le=MWAA_MAX_WORKERS)
+    """Workers MWAA may scale out to under load (1-25, at least `minWorkers`)."""
+    schedulers: int = Field(default=2, ge=1, le=5)
+    """Schedulers (2-5; mw1.micro runs exactly 1)."""
+    webserver_access: WebserverAccess = WebserverAccess.PRIVATE_ONLY
+    """PRIVATE_ONLY (reachable from the VPC only; required in staging and prod) or
+    PUBLIC_ONLY (IAM-authenticated, from the internet)."""
+    log_level: LogLevel = LogLevel.INFO
+    """Level of the scheduler, DAG-processing, web-server and worker logs."""
+    task_log_level: LogLevel = LogLevel.INFO
+    """Level of the task logs."""
+    log_retention_days: int = 30
+    """Retention MWAA's log groups get (the stack sets it), one of CloudWatch's values."""
+    maintenance_window_start: Annotated[
+        str, _matches(_MWAA_WINDOW, "a weekly start time such as SUN:03:00 (UTC, on :00 or :30)")
+    ] = "SUN:03:00"
+    """Start of MWAA's weekly maintenance window, DAY:HH:MM UTC on the hour or half hour."""
+    airflow_options: dict[str, str] = {}
+    """Extra Airflow options (`section.key: value`) over the production settings."""
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return days
+
+    @field_validator("airflow_options")
+    @classmethod
+    def _options(cls, options: dict[str, str]) -> dict[str, str]:
+        for key, value in options.items():
+            if len(key) > 64 or not _MWAA_OPTION.fullmatch(key):
+                raise ValueError(
+                    f"option {key!r} is not a section.key name of at most 64 characters "
+                    "(lowercase letters, digits, _)"
+                )
+            if not 1 <= len(value) <= 256:
+                raise ValueError(f"option {key!r}: MWAA takes values of 1-256 characters")
+        return options
+
+    @model_validator(mode="after")
+    def _capacity(self) -> MwaaConfig:
+        if self.max_workers < self.min_workers:
+            raise ValueError(
+                f"maxWorkers ({self.max_workers}) must be at least minWorkers ({self.min_workers})"
+            )
+        micro = self.environment_class is MwaaEnvironmentClass.MICRO
+        if micro and (self.schedulers != 1 or self.max_workers != 1):
+            raise ValueError("mw1.micro runs exactly 1 scheduler and 1 worker")
+        if not micro and self.schedulers < 2:
+            raise ValueError(f"{self.environment_class.value} runs 2 to 5 schedulers")
+        return self
+
+
 RESERVED_TAGS = frozenset({"project", "stack", "tier", "owner", "expires-at", "Name"})
 
 
@@ -370,6 +465,8 @@ class PlatformConfig(ConfigModel):
     """Keys for data at rest."""
     ephemeral: EphemeralConfig = EphemeralConfig()
     """Time-to-live; only read on ephemeral stacks."""
+    mwaa: MwaaConfig = MwaaConfig()
+    """The MWAA environment; only read on mwaa stacks."""
 
     @model_validator(mode="after")
     def _tier_floors(self) -> PlatformConfig:
@@ -408,6 +505,14 @@ class PlatformConfig(ConfigModel):
             problems.append(
                 f"airflow-platform:backup.replicaRegion = {replica!r} is not allowed with "
                 "database.enabled = False: it replicates the database's backups"
+            )
+        if (
+            self.tier in {Tier.PROD, Tier.STAGING}
+            and self.mwaa.webserver_access is not WebserverAccess.PRIVATE_ONLY
+        ):
+            problems.append(
+                f"airflow-platform:mwaa.webserverAccess = {self.mwaa.webserver_access.value} is "
+                f"not allowed on tier {self.tier.value}: its Airflow UI stays PRIVATE_ONLY"
             )
         if problems:
             raise ValueError("\n  - ".join(problems))

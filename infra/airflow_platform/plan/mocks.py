@@ -9,6 +9,7 @@ Ids are derived from the resource's name, so two runs give the same plan.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pulumi
@@ -46,6 +47,7 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:rds/instance:Instance": ("db-", "rds", "db:{name}"),
     "aws:rds/subnetGroup:SubnetGroup": ("", "rds", "subgrp:{name}"),
     "aws:rds/parameterGroup:ParameterGroup": ("", "rds", "pg:{name}"),
+    "aws:mwaa/environment:Environment": ("", "airflow", "environment/{name}"),
 }
 # Resources whose `name` AWS reports back (auto-named ones get their logical name here).
 _NAMED_TYPES = {
@@ -106,6 +108,11 @@ class PlanMocks(pulumi.runtime.Mocks):
             state.setdefault("name", name)
         if args.typ == "aws:rds/instance:Instance":
             state |= self._rds_instance(resource_id, name, inputs, region)
+        if args.typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            state |= _bucket_object(inputs)
+        if args.typ == "aws:mwaa/environment:Environment":
+            label = hashlib.sha256(f"{self.account_id}:{name}".encode()).hexdigest()
+            state["webserverUrl"] = f"{label[:8]}-{label[8:12]}.c2.{region}.airflow.amazonaws.com"
         return resource_id, state
 
     def _rds_instance(
@@ -175,3 +182,11 @@ class PlanMocks(pulumi.runtime.Mocks):
     def _arn(self, service: str, resource: str, region: str | None = None) -> str:
         where = "" if service in _GLOBAL_SERVICES else (region or self.region)
         return f"arn:aws:{service}:{where}:{self.account_id}:{resource}"
+
+
+def _bucket_object(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A versioned bucket's answer to an upload: a version id and ETag that change exactly
+    when the content does, so what reads the version (MWAA) changes with it in the plan."""
+    content = inputs.get("contentBase64") or inputs.get("content") or inputs.get("sourceHash")
+    digest = hashlib.sha256(json.dumps([inputs.get("key"), content]).encode()).hexdigest()
+    return {"versionId": digest[:32], "etag": digest[32:64]}

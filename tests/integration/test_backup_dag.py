@@ -1,0 +1,135 @@
+"""The metadata_backup DAG run by the pinned Airflow (`dag.test()`), against the embedded
+PostgreSQL and moto's S3 over HTTP: the connection comes through Airflow's secrets chain
+(an `AIRFLOW_CONN_*` variable), the bucket through a Variable, and the dump it stores
+restores to the same data."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platform_ops.backup import RestoreSettings, S3Location, run_restore
+from platform_ops.metadata_backup import BUCKET_VARIABLE, PREFIX_VARIABLE
+from tests.conftest import ROOT
+from tests.integration.conftest import Seeded, assert_bucket_clean
+from tests.integration.seed import fingerprint
+from tests.integration.servers import PASSWORD, PgServer
+
+
+def _connection_json(pg: PgServer, database: str, password: str = PASSWORD) -> str:
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": "127.0.0.1",
+            "port": pg.port,
+            "login": "postgres",
+            "password": password,
+            "schema": database,
+            "extra": {"sslmode": "disable"},
+        }
+    )
+
+
+class SlackSink(ThreadingHTTPServer):
+    """A local HTTP endpoint standing in for Slack's incoming webhook: keeps what it gets."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                sink.messages.append({"path": self.path, "json": json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
+    sink = SlackSink()
+    thread = threading.Thread(target=sink.serve_forever, daemon=True)
+    thread.start()
+    host = f"http://127.0.0.1:{sink.server_address[1]}"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLACK_ALERTS",
+        json.dumps({"conn_type": "slackwebhook", "host": host, "password": "/services/T0/B0/x"}),
+    )
+    yield sink
+    sink.shutdown()
+
+
+@pytest.fixture
+def backup_dag(airflow_db: Path) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "metadata_backup.py"))
+    assert bag.import_errors == {}
+    return bag.get_dag("metadata_backup")
+
+
+@pytest.fixture
+def dag_env(monkeypatch: pytest.MonkeyPatch, pg: PgServer, bucket: str) -> pytest.MonkeyPatch:
+    monkeypatch.setenv(f"AIRFLOW_VAR_{BUCKET_VARIABLE.upper()}", bucket)
+    monkeypatch.setenv(f"AIRFLOW_VAR_{PREFIX_VARIABLE.upper()}", "dag-backups")
+    monkeypatch.setenv("AIRFLOW_PLATFORM_PG_BIN_DIR", str(pg.bin_dir))
+    return monkeypatch
+
+
+def test_backup_dag_stores_a_dump_that_restores_to_the_same_data(
+    backup_dag: Any,
+    dag_env: pytest.MonkeyPatch,
+    pg: PgServer,
+    seeded: Seeded,
+    new_database: Any,
+    s3: Any,
+    bucket: str,
+) -> None:
+    dag_env.setenv("AIRFLOW_CONN_METADATA_DB", _connection_json(pg, seeded.name))
+
+    run = backup_dag.test()
+
+    assert run.state == "success"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert len(keys) == 1
+    assert keys[0].startswith(f"dag-backups/{seeded.name}/")
+    target = new_database("from_dag")
+    run_restore(
+        RestoreSettings(dsn=target, source=S3Location(bucket, keys[0]), pg_bin_dir=pg.bin_dir)
+    )
+    with pg.connect(seeded.name) as source, pg.connect(target.rsplit("/", 1)[1]) as restored:
+        assert fingerprint(restored) == fingerprint(source)
+
+
+def test_backup_dag_fails_alerts_slack_and_leaves_nothing_when_the_login_is_wrong(
+    backup_dag: Any, dag_env: pytest.MonkeyPatch, pg: PgServer, seeded: Seeded, s3: Any,
+    bucket: str, slack: SlackSink,
+) -> None:  # fmt: skip
+    dag_env.setenv(
+        "AIRFLOW_CONN_METADATA_DB", _connection_json(pg, seeded.name, password="wrong-pw-42")
+    )
+
+    for task in backup_dag.tasks:  # the failure itself is under test, not the retry delay
+        task.retries = 0
+    run = backup_dag.test()
+
+    assert run.state == "failed"
+    assert_bucket_clean(s3, bucket)
+    assert len(slack.messages) == 1, "one alert for the one failed try"
+    text = slack.messages[0]["json"]["text"]
+    assert "metadata_backup.backup_to_s3" in text
+    assert "password authentication failed" in text
+    assert "wrong-pw-42" not in text
+    assert PASSWORD not in text

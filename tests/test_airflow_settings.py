@@ -1,0 +1,136 @@
+"""The production settings are defined once, name only options the pinned Airflow knows by
+their current names, and reach both MWAA's options and the Helm chart's values: each setting
+is carried by both, or MWAA provides it itself in a way the environment is checked for."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from airflow_platform.airflow_settings import (
+    FAB_AUTH_MANAGER,
+    METADATA_SECRET_NAME,
+    MWAA_MANAGED,
+    SIZING,
+    SettingsInputs,
+    helm_values,
+    mwaa_options,
+    production_settings,
+)
+from airflow_platform.config import Platform, Tier
+from tests.conftest import ROOT
+
+CUSTOM_SECTIONS = {"platform"}  # read by the platform's own DAGs, unknown to Airflow
+
+
+def settings_for_platform(tier: Tier, platform: Platform) -> dict:
+    inputs = SettingsInputs("stack", platform, "airflow-stack", "backups", "log-archive")
+    return production_settings(tier, inputs)
+
+
+@pytest.fixture(scope="module")
+def airflow_conf():
+    from airflow.configuration import conf
+
+    return conf
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+@pytest.mark.parametrize("tier", list(Tier))
+def test_every_setting_is_a_current_airflow_option(airflow_conf, tier, platform):
+    deprecated = {old[:2] for old in airflow_conf.deprecated_options.values()}
+    for section, values in settings_for_platform(tier, platform).items():
+        if section in CUSTOM_SECTIONS:
+            continue
+        for key in values:
+            assert airflow_conf.has_option(section, key), f"{section}.{key} unknown to Airflow"
+            assert (section, key) not in deprecated, f"{section}.{key} is a deprecated name"
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_mwaa_and_helm_each_carry_every_setting_or_mwaa_manages_it(tier):
+    mwaa = mwaa_options(settings_for_platform(tier, Platform.MWAA))
+    eks_settings = settings_for_platform(tier, Platform.EKS)
+    helm = helm_values(eks_settings, tier)
+    for section, values in eks_settings.items():
+        for key, value in values.items():
+            assert helm["config"][section][key] == value, f"helm lacks {section}.{key}"
+            if (section, key) in MWAA_MANAGED:
+                assert f"{section}.{key}" not in mwaa
+            else:
+                assert f"{section}.{key}" in mwaa, f"MWAA lacks {section}.{key}"
+
+
+def test_the_production_guide_settings_are_all_there():
+    """The settings a production guide asks for, by name, with the values that matter."""
+    settings = settings_for_platform(Tier.PROD, Platform.EKS)
+    sizing = SIZING[Tier.PROD]
+    assert settings["dag_processor"]["refresh_interval"] == str(sizing.refresh_interval_seconds)
+    assert settings["core"]["parallelism"] == str(sizing.parallelism)
+    assert settings["core"]["max_active_tasks_per_dag"] == str(sizing.max_active_tasks_per_dag)
+    assert settings["core"]["executor"] == "KubernetesExecutor"
+    assert settings["core"]["auth_manager"] == FAB_AUTH_MANAGER
+    assert settings["core"]["load_examples"] == "False"
+    assert settings["api"]["expose_config"] == "False"
+    assert settings["logging"]["remote_logging"] == "True"
+    assert settings["logging"]["remote_base_log_folder"] == "s3://log-archive/task-logs"
+    assert settings["secrets"]["backend"].endswith("SecretsManagerBackend")
+    assert settings["platform"]["log_retention_days"] == str(sizing.log_retention_days)
+    assert settings["platform"]["metadata_retention_days"] == str(sizing.metadata_retention_days)
+
+
+def test_no_setting_names_sqlite_or_carries_a_database_url():
+    for platform in Platform:
+        for values in settings_for_platform(Tier.PROD, platform).values():
+            for key, value in values.items():
+                assert "sqlite" not in str(value).lower(), key
+                assert key != "sql_alchemy_conn", "the connection is a secret, never a setting"
+
+
+def test_helm_values_keep_the_metadata_database_on_rds_through_a_secret():
+    helm = helm_values(settings_for_platform(Tier.PROD, Platform.EKS), Tier.PROD)
+    assert helm["data"] == {"metadataSecretName": METADATA_SECRET_NAME}
+    assert helm["postgresql"] == {"enabled": False}
+    assert helm["executor"] == "KubernetesExecutor"
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_helm_database_cleanup_keeps_the_tier_metadata_retention(tier):
+    helm = helm_values(settings_for_platform(tier, Platform.EKS), tier)
+    cleanup = helm["databaseCleanup"]
+    assert cleanup["enabled"] is True
+    assert cleanup["retentionDays"] == SIZING[tier].metadata_retention_days
+    minute, hour = (int(part) for part in cleanup["schedule"].split()[:2])
+    assert (hour, minute) > (3, 30), "runs after the 03:30 metadata backup"
+
+
+def test_retention_grows_with_the_tier():
+    order = [Tier.EPHEMERAL, Tier.DEV, Tier.STAGING, Tier.PROD]
+    logs = [SIZING[t].log_retention_days for t in order]
+    metadata = [SIZING[t].metadata_retention_days for t in order]
+    assert logs == sorted(logs)
+    assert metadata == sorted(metadata)
+    assert all(days >= 1 for days in logs + metadata)
+
+
+def test_the_eks_image_installs_the_auth_manager_provider():
+    """The auth manager's class lives in a provider the eks image must install."""
+    distribution = "apache-airflow-providers-" + FAB_AUTH_MANAGER.split(".")[2]
+    dockerfile = (ROOT / "images" / "eks" / "Dockerfile").read_text()
+    assert re.search(rf'"{re.escape(distribution)}"', dockerfile), distribution
+
+
+def test_mwaa_option_names_and_values_fit_mwaa_limits():
+    for name, value in mwaa_options(settings_for_platform(Tier.PROD, Platform.MWAA)).items():
+        assert len(name) <= 64, name
+        assert isinstance(value, str), name
+        assert 1 <= len(value) <= 256, name
+
+
+def test_mwaa_managed_settings_each_say_where_mwaa_provides_them():
+    assert all(reason.strip() for reason in MWAA_MANAGED.values())
+    with pytest.raises(ValueError, match=r"MWAA manages logging\.remote_logging"):
+        mwaa_options(
+            settings_for_platform(Tier.DEV, Platform.MWAA), {"logging.remote_logging": "x"}
+        )
