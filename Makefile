@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint bench bench-backup bench-ship bench-log-cleanup image clean
+.PHONY: plan test lint bench bench-backup bench-ship bench-log-cleanup bench-dag-parse image clean
 
 $(STAMP): requirements.txt requirements-dev.txt dags/requirements.txt versions.env pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-ship: $(STAMP)
 # generated 200,000-file log tree; WORK_DIR=/dev/shm to measure without the disk.
 bench-log-cleanup: $(STAMP)
 	$(BIN)/python bench/log_cleanup.py $(if $(WORK_DIR),--work-dir $(WORK_DIR))
+
+# Parse time of each DAG file against an empty DAG file, parsed as the DAG processor would.
+bench-dag-parse: $(STAMP)
+	$(BIN)/python bench/dag_parse.py --repeat $(or $(REPEAT),5)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 DAY = 86_400
 
@@ -56,3 +57,16 @@ def files(root: Path) -> set[str]:
 def dirs(root: Path) -> set[str]:
     """Relative paths of the directories under `root`."""
     return {rel for rel, what in snapshot(root).items() if what[0] == "dir"}
+
+
+class Listing:
+    """Stands in for a scandir iterator over entries already read."""
+
+    def __init__(self, entries: list[Any]) -> None:
+        self.entries = entries
+
+    def __enter__(self) -> Any:
+        return iter(self.entries)
+
+    def __exit__(self, *_: Any) -> None:
+        return None

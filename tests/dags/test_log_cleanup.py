@@ -28,7 +28,7 @@ from platform_ops.log_cleanup import (
     run_name,
 )
 from tests.conftest import ROOT
-from tests.dags.logtrees import DAY, aged, dirs, files, set_age, snapshot
+from tests.dags.logtrees import DAY, Listing, aged, dirs, files, set_age, snapshot
 
 DAYS = 7
 OLD = (DAYS + 1) * DAY + 3600  # safely past the boundary
@@ -328,7 +328,7 @@ def test_a_directory_swapped_for_a_symlink_after_listing_is_not_followed(
             (base / "run" / "old.log").unlink()
             (base / "run").rmdir()
             (base / "run").symlink_to(outside)
-        return _Listing(entries)
+        return Listing(entries)
 
     monkeypatch.setattr(log_cleanup.os, "scandir", scandir_then_swap)
     report = clean(base, now=now)
@@ -337,19 +337,6 @@ def test_a_directory_swapped_for_a_symlink_after_listing_is_not_followed(
     assert (base / "run").is_symlink()
     assert report.left_not_regular == 1
     assert report.ok
-
-
-class _Listing:
-    """Stands in for a scandir iterator over entries already read."""
-
-    def __init__(self, entries: list[Any]) -> None:
-        self.entries = entries
-
-    def __enter__(self) -> Any:
-        return iter(self.entries)
-
-    def __exit__(self, *_: Any) -> None:
-        return None
 
 
 def test_a_tree_deeper_than_the_limit_is_reported_not_descended(

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from platform_ops import log_cleanup
 from platform_ops.log_cleanup import CleanupOptions, CleanupReport, clean_logs
-from tests.dags.logtrees import DAY, aged, set_age, snapshot
+from tests.dags.logtrees import DAY, Listing, aged, set_age, snapshot
 
 DAYS = 2
 BOUNDARY = (DAYS + 1) * DAY
@@ -311,7 +311,7 @@ def _races(b: Built, roles: dict[str, str]) -> Iterator[None]:
                     os.utime(path, (b.now_s, b.now_s))
         finally:
             hooking.busy = False
-        return _Listing(entries)
+        return Listing(entries)
 
     def unlink(path: Any, *, dir_fd: int | None = None) -> None:
         if dir_fd is not None and roles.get(rel_of(dir_fd, path)) == "unlink-race":
@@ -322,16 +322,3 @@ def _races(b: Built, roles: dict[str, str]) -> Iterator[None]:
         patch.setattr(log_cleanup.os, "scandir", scandir)
         patch.setattr(log_cleanup.os, "unlink", unlink)
         yield
-
-
-class _Listing:
-    """Stands in for a scandir iterator over entries already read."""
-
-    def __init__(self, entries: list[Any]) -> None:
-        self.entries = entries
-
-    def __enter__(self) -> Any:
-        return iter(self.entries)
-
-    def __exit__(self, *_: Any) -> None:
-        return None

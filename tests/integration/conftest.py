@@ -9,10 +9,13 @@ can reach a real AWS account.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -114,3 +117,38 @@ def assert_bucket_clean(s3: Any, bucket: str) -> None:
     assert left == [], f"objects left in {bucket}: {left}"
     uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     assert uploads == [], f"multipart uploads left in {bucket}: {uploads}"
+
+
+class SlackSink(ThreadingHTTPServer):
+    """A local HTTP endpoint standing in for Slack's incoming webhook: keeps what it gets."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                sink.messages.append({"path": self.path, "json": json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
+    sink = SlackSink()
+    thread = threading.Thread(target=sink.serve_forever, daemon=True)
+    thread.start()
+    host = f"http://127.0.0.1:{sink.server_address[1]}"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLACK_ALERTS",
+        json.dumps({"conn_type": "slackwebhook", "host": host, "password": "/services/T0/B0/x"}),
+    )
+    yield sink
+    sink.shutdown()

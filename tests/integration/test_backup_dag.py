@@ -6,9 +6,6 @@ restores to the same data."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import pytest
 from platform_ops.backup import RestoreSettings, S3Location, run_restore
 from platform_ops.metadata_backup import BUCKET_VARIABLE, PREFIX_VARIABLE
 from tests.conftest import ROOT
-from tests.integration.conftest import Seeded, assert_bucket_clean
+from tests.integration.conftest import Seeded, SlackSink, assert_bucket_clean
 from tests.integration.seed import fingerprint
 from tests.integration.servers import PASSWORD, PgServer
 
@@ -34,41 +31,6 @@ def _connection_json(pg: PgServer, database: str, password: str = PASSWORD) -> s
             "extra": {"sslmode": "disable"},
         }
     )
-
-
-class SlackSink(ThreadingHTTPServer):
-    """A local HTTP endpoint standing in for Slack's incoming webhook: keeps what it gets."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                sink.messages.append({"path": self.path, "json": json.loads(body)})
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture
-def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
-    sink = SlackSink()
-    thread = threading.Thread(target=sink.serve_forever, daemon=True)
-    thread.start()
-    host = f"http://127.0.0.1:{sink.server_address[1]}"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SLACK_ALERTS",
-        json.dumps({"conn_type": "slackwebhook", "host": host, "password": "/services/T0/B0/x"}),
-    )
-    yield sink
-    sink.shutdown()
 
 
 @pytest.fixture

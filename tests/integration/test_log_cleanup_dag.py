@@ -6,11 +6,8 @@ sets them (AIRFLOW__*__* options, AIRFLOW_VAR_* Variables)."""
 from __future__ import annotations
 
 import io
-import json
 import tarfile
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,7 @@ import pytest
 from platform_ops.log_cleanup_task import DEFAULT_ARCHIVE_PREFIX, RETENTION_VARIABLE
 from tests.conftest import ROOT
 from tests.dags.logtrees import DAY, aged, files
-from tests.integration.conftest import assert_bucket_clean
-from tests.integration.test_backup_dag import SlackSink
+from tests.integration.conftest import SlackSink, assert_bucket_clean
 
 OLD = {  # relative to the base log folder -> days old
     "dag_id=etl/run_id=manual__1/task_id=load/attempt=1.log": 10,
@@ -63,20 +59,6 @@ def dag_env(monkeypatch: pytest.MonkeyPatch, log_tree: Path, bucket: str) -> pyt
     monkeypatch.setenv("AIRFLOW__PLATFORM__LOG_ARCHIVE_BUCKET", bucket)
     monkeypatch.setenv(f"AIRFLOW_VAR_{RETENTION_VARIABLE.upper()}", "7")
     return monkeypatch
-
-
-@pytest.fixture
-def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
-    sink = SlackSink()
-    thread = threading.Thread(target=sink.serve_forever, daemon=True)
-    thread.start()
-    host = f"http://127.0.0.1:{sink.server_address[1]}"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SLACK_ALERTS",
-        json.dumps({"conn_type": "slackwebhook", "host": host, "password": "/services/T0/B0/x"}),
-    )
-    yield sink
-    sink.shutdown()
 
 
 def _day(days_ago: float) -> str:
