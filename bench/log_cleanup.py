@@ -18,9 +18,11 @@ delayed writes from landing on the next one's time:
 
     clean-logs    `airflow-platform clean-logs DIR --older-than N`: the CLI process, from
                   start to exit, start-up and imports included (the DAG runs the same
-                  function inside its task), with its default 4 workers
-    clean-logs --workers 1
-                  the same on one thread
+                  function inside its task), with its default number of threads for that
+                  filesystem: 4, or 1 on a memory filesystem
+    clean-logs --workers M
+                  the same with the other choice (1 where the default is 4, 4 on tmpfs),
+                  for context
     find && find  `find DIR -mindepth 1 -mtime +N -delete && find DIR -mindepth 1 -type d
                   -empty -delete`: the seed's commands; the second also gets -mindepth 1,
                   or it deletes DIR itself once everything in it has gone
@@ -59,14 +61,17 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "dags"))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from platform_ops.log_cleanup import DEFAULT_WORKERS, default_workers  # noqa: E402
+
 RATIO_AIM = 1.0
 DAY = 86_400
 MARGIN = 6 * 3600
-TOOLS = ("clean-logs", "clean-logs --workers 1", "find && find")
+BASELINE = "find && find"
 TEAMS = ["finance", "growth", "marketing", "ops", "platform", "risk", "sales", "search"]
 TASKS = ["extract", "transform", "load", "check", "publish", "notify", "merge", "export"]
 LOG_LINE = "[{stamp}] {{taskinstance.py:{line}}} INFO - {message}\n"
@@ -241,6 +246,9 @@ def main() -> int:
     cli = str(Path(sys.executable).with_name("airflow-platform"))
     env = {**os.environ, "COLUMNS": "200"}
     work = Path(tempfile.mkdtemp(prefix="bench-log-cleanup-", dir=args.work_dir))
+    default = default_workers(str(work.resolve()))
+    other = 1 if default > 1 else DEFAULT_WORKERS
+    tools = ("clean-logs", f"clean-logs --workers {other}", BASELINE)
     try:
         original = work / "original"
         started = time.perf_counter()
@@ -258,8 +266,8 @@ def main() -> int:
 
         rounds: list[dict[str, Run]] = []
         for number in range(1, args.repeat + 1):
-            shift = (number - 1) % len(TOOLS)
-            order = TOOLS[shift:] + TOOLS[:shift]
+            shift = (number - 1) % len(tools)
+            order = tools[shift:] + tools[:shift]
             copies = {}
             for index, tool in enumerate(order):
                 copies[tool] = work / f"round{number}-{index}"
@@ -273,7 +281,7 @@ def main() -> int:
                 shutil.rmtree(copy)
             check(results, tree)
             rounds.append(results)
-        report(console, args, tree, rounds, fixed)
+        report(console, args, tree, tools, rounds, fixed, default)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -282,10 +290,10 @@ def main() -> int:
 def check(results: dict[str, Run], tree: Tree) -> None:
     """Each clean-logs run deleted exactly what find did, which is what the generator
     expired, and said so in its summary."""
-    find = results["find && find"]
+    find = results[BASELINE]
     if find.deleted_files != tree.expired:
         raise SystemExit("find deleted other files than the generator's expired ones")
-    for tool in TOOLS[:-1]:
+    for tool in [t for t in results if t != BASELINE]:
         ours = results[tool]
         if ours.deleted_files != find.deleted_files:
             only = sorted(ours.deleted_files ^ find.deleted_files)[:5]
@@ -306,8 +314,8 @@ def _median_range(values: list[float], digits: int = 2) -> str:
 
 
 def report(
-    console: Console, args: argparse.Namespace, tree: Tree, rounds: list[dict[str, Run]],
-    fixed: list[float],
+    console: Console, args: argparse.Namespace, tree: Tree, tools: tuple[str, ...],
+    rounds: list[dict[str, Run]], fixed: list[float], default: int,
 ) -> None:  # fmt: skip
     first = rounds[0]["clean-logs"]
     table = Table(
@@ -318,34 +326,36 @@ def report(
     table.add_column("tool (CLI process)")
     table.add_column("files deleted", justify="right")
     table.add_column("dirs removed", justify="right")
-    table.add_column("same files and dirs as find", justify="center")
-    table.add_column("time / find && find", justify="right")
+    table.add_column("same as find", justify="center")
+    table.add_column(f"time / {BASELINE}", justify="right")
     table.add_column("aim")
     table.add_column("met")
-    for tool in TOOLS:
+    for tool in tools:
         deleted = rounds[0][tool]
         counts = [f"{len(deleted.deleted_files):,}", f"{len(deleted.deleted_dirs):,}"]
-        if tool == "find && find":
+        if tool == BASELINE:
             table.add_row(tool, *counts, "", "1 (baseline)", "", "")
             continue
-        ratios = [r[tool].seconds / r["find && find"].seconds for r in rounds]
+        ratios = [r[tool].seconds / r[BASELINE].seconds for r in rounds]
+        label = tool
         if tool == "clean-logs":
             met = "yes" if statistics.median(ratios) <= RATIO_AIM else "no"
             aim = f"<= {RATIO_AIM}"
+            label = f"clean-logs (default here: {default} worker{'s' * (default > 1)})"
         else:
             met, aim = "", "(context)"
-        table.add_row(tool, *counts, "yes", _median_range(ratios), aim, met)
+        table.add_row(label, *counts, "yes", _median_range(ratios), aim, met)
     console.print(table)
 
     seconds = Table(title="seconds, for context only (same run; process start to exit; CPU "
                     "as user + system)")  # fmt: skip
     seconds.add_column("round", justify="right")
-    for tool in TOOLS:
+    for tool in tools:
         seconds.add_column(f"{tool} wall", justify="right")
         seconds.add_column(f"{tool} CPU", justify="right")
     for number, r in enumerate(rounds, start=1):
         cells = []
-        for tool in TOOLS:
+        for tool in tools:
             run = r[tool]
             cells += [f"{run.seconds:.2f}", f"{run.cpu_user:.2f} + {run.cpu_system:.2f}"]
         seconds.add_row(str(number), *cells)

@@ -679,15 +679,17 @@ def clean_logs_command(
         ),
     ] = False,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
             envvar="AIRFLOW_PLATFORM_CLEAN_LOGS_WORKERS",
             help="Threads cleaning a folder's top-level directories at once (1-64). On a disk "
-            "or a network filesystem deleting is mostly waiting, which threads overlap; on "
-            "tmpfs 1 is fastest.",
+            "or a network filesystem deleting is mostly waiting, which threads overlap; on a "
+            "memory filesystem they only slow each other down. Default: 1 on tmpfs or ramfs, "
+            "else 4.",
+            show_default=False,
         ),
-    ] = 4,
+    ] = None,
 ) -> None:
     """Delete log files older than DAYS in each folder, then the directories left empty;
     optionally archive them to S3 first.

@@ -412,6 +412,41 @@ def test_options_refuse_a_number_of_workers_outside_one_to_sixty_four(workers: A
         CleanupOptions(folders=("/tmp",), older_than_days=1, workers=workers)
 
 
+MOUNTS = """\
+overlay / overlay rw,relatime 0 0
+tmpfs /dev/shm tmpfs rw,nosuid 0 0
+/dev/nvme1n1 /opt/airflow/logs ext4 rw,relatime 0 0
+127.0.0.1:/ /opt/airflow/logs/shared\\040logs nfs4 rw 0 0
+tmpfs /opt/airflow/logs/scratch tmpfs rw 0 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/opt/airflow/logs", "ext4"),
+        ("/opt/airflow/logs/dag_id=a", "ext4"),
+        ("/opt/airflow/logs-old", "overlay"),
+        ("/opt/airflow/logs/shared logs/x", "nfs4"),
+        ("/opt/airflow/logs/scratch", "tmpfs"),
+        ("/dev/shm/logs", "tmpfs"),
+    ],
+)
+def test_filesystem_type_is_that_of_the_longest_mount_point_above_the_path(
+    path: str, kind: str
+) -> None:
+    assert log_cleanup.filesystem_type(path, MOUNTS) == kind
+
+
+def test_default_workers_is_one_on_a_memory_filesystem_and_four_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(log_cleanup, "filesystem_type", lambda path: {"/m": "tmpfs"}.get(path))
+
+    assert log_cleanup.default_workers("/m") == 1
+    assert log_cleanup.default_workers("/d") == log_cleanup.DEFAULT_WORKERS == 4
+
+
 def test_one_worker_and_many_leave_the_same_tree_and_counts(tmp_path: Path, now: float) -> None:
     results = []
     for workers in (1, 4):

@@ -18,7 +18,11 @@ from platform_ops import log_cleanup
 from tests.dags.logtrees import DAY, aged, files, snapshot
 
 runner = CliRunner()
-ENV = {"COLUMNS": "200", "AIRFLOW_PLATFORM_CLEAN_LOGS_OLDER_THAN": None}
+ENV = {
+    "COLUMNS": "200",
+    "AIRFLOW_PLATFORM_CLEAN_LOGS_OLDER_THAN": None,
+    "AIRFLOW_PLATFORM_CLEAN_LOGS_WORKERS": None,
+}
 
 
 def invoke(*args: str, **env: str) -> Any:
@@ -121,13 +125,25 @@ def test_workers_out_of_range_exits_2_naming_the_range(tree: Path) -> None:
     assert "0 workers: expected a whole number from 1 to 64" in result.stderr
 
 
-def test_the_cli_defaults_to_the_librarys_number_of_workers() -> None:
-    import inspect
+def test_without_workers_the_cli_leaves_the_choice_to_the_library(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen: list[Any] = []
+    real = log_cleanup.clean_logs
 
-    from airflow_platform.cli import clean_logs_command
+    def spy(options: Any, progress: Any = None) -> Any:
+        chosen.append(options.workers)
+        return real(options, progress)
 
-    default = inspect.signature(clean_logs_command).parameters["workers"].default
-    assert default == log_cleanup.DEFAULT_WORKERS
+    monkeypatch.setattr(log_cleanup, "clean_logs", spy)
+    assert invoke(str(tree), "--older-than", "7").exit_code == 0
+    assert invoke(str(tree), "--older-than", "7", "--workers", "2").exit_code == 0
+    assert (
+        invoke(str(tree), "--older-than", "7", AIRFLOW_PLATFORM_CLEAN_LOGS_WORKERS="3").exit_code
+        == 0
+    )
+
+    assert chosen == [None, 2, 3]
 
 
 @pytest.mark.parametrize("args", [["--older-than", "seven"], ["--older-than"], []])
