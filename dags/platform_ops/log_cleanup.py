@@ -60,6 +60,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from platform_ops.s3url import is_bucket_name, split_s3_url
+
 DAY_SECONDS = 86_400
 _DAY_NS = DAY_SECONDS * 1_000_000_000
 MIB = 1024 * 1024
@@ -81,7 +83,6 @@ MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO put in a file's place must not hang the open.
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -100,15 +101,16 @@ class ArchiveTarget:
     @classmethod
     def parse(cls, url: str) -> ArchiveTarget:
         """`s3://bucket/some/prefix` -> ArchiveTarget("bucket", "some/prefix")."""
-        if not url.startswith("s3://"):
+        parts = split_s3_url(url)
+        if parts is None:
             raise LogCleanupError(f"archive location {url!r} is not s3://<bucket>[/<prefix>]")
-        bucket, _, prefix = url[len("s3://") :].partition("/")
-        if not _BUCKET.fullmatch(bucket):
+        bucket, prefix = parts
+        if not is_bucket_name(bucket):
             raise LogCleanupError(
                 f"{bucket!r} is not a valid S3 bucket name (in {url!r}): 3-63 lowercase "
                 "letters, digits, dots and hyphens"
             )
-        return cls(bucket, prefix.strip("/"))
+        return cls(bucket, prefix)
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")

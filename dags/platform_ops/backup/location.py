@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from platform_ops.s3url import is_bucket_name, split_s3_url
+
 DEFAULT_PREFIX = "metadata-db"
 DUMP_SUFFIX = ".dump"
 STAGING_SUFFIX = ".partial"
@@ -33,12 +35,13 @@ class S3Location:
     @classmethod
     def parse(cls, url: str) -> S3Location:
         """`s3://bucket/some/prefix` -> S3Location("bucket", "some/prefix")."""
-        if not url.startswith("s3://"):
+        parts = split_s3_url(url)
+        if parts is None:
             raise LocationError(f"expected s3://<bucket>/<key or prefix>, got {url!r}")
-        bucket, _, key = url[len("s3://") :].partition("/")
-        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        bucket, key = parts
+        if not is_bucket_name(bucket):
             raise LocationError(f"{bucket!r} is not a valid S3 bucket name (in {url!r})")
-        return cls(bucket, key.strip("/"))
+        return cls(bucket, key)
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
