@@ -43,6 +43,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from ratios import median_range  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -264,12 +265,6 @@ class Round:
     local: Run
 
 
-def _median_range(values: list[float]) -> str:
-    """`median (min-max)` of per-round ratios, or the one value."""
-    text = f"{statistics.median(values):.2f}"
-    return text if len(values) == 1 else f"{text} ({min(values):.2f}-{max(values):.2f})"
-
-
 def _empty(s3: Any) -> None:
     """Free moto's memory between runs."""
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
@@ -304,19 +299,19 @@ def report(
         return [fn(r) for r in rounds]
 
     a_stream = ratios(lambda r: r.devnull.seconds / r.ours.report["streamed"])
-    row("(a) throughput, streaming phase / pg_dump > /dev/null", _median_range(a_stream),
+    row("(a) throughput, streaming phase / pg_dump > /dev/null", median_range(a_stream),
         f">= {THROUGHPUT_AIM}", statistics.median(a_stream) >= THROUGHPUT_AIM)  # fmt: skip
     row("(a) throughput, whole backup (+ read-back verify, copy) / pg_dump > /dev/null",
-        _median_range(ratios(lambda r: r.devnull.seconds / r.ours.seconds)), "(context)",
+        median_range(ratios(lambda r: r.devnull.seconds / r.ours.seconds)), "(context)",
         None)  # fmt: skip
     moto_share = ratios(lambda r: r.ours.report["moto_cpu"] / r.ours.report["streamed"])
     row("(a) emulator CPU while we stream, cores (taken from pg_dump's 2-core machine)",
-        _median_range(moto_share), "(context)", None)  # fmt: skip
+        median_range(moto_share), "(context)", None)  # fmt: skip
     b_time = ratios(lambda r: r.ours.seconds / r.local.seconds)
-    row("(b) time, whole backup / dump-to-file + upload_file", _median_range(b_time),
+    row("(b) time, whole backup / dump-to-file + upload_file", median_range(b_time),
         "<= 1 is faster", statistics.median(b_time) <= 1)  # fmt: skip
     row("(b) time, streaming phase / dump-to-file + upload_file",
-        _median_range(ratios(lambda r: r.ours.report["streamed"] / r.local.seconds)),
+        median_range(ratios(lambda r: r.ours.report["streamed"] / r.local.seconds)),
         "(context)", None)  # fmt: skip
     ours_written = max(r.ours.write_bytes for r in rounds)
     row("(b) local storage written: ours (most of any round)", f"{ours_written / MIB:.1f} MiB",

@@ -63,6 +63,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "dags"))
 
+from ratios import median_range  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -306,13 +307,6 @@ def check(results: dict[str, Run], tree: Tree) -> None:
                              f"{len(ours.deleted_files)}")  # fmt: skip
 
 
-def _median_range(values: list[float], digits: int = 2) -> str:
-    text = f"{statistics.median(values):.{digits}f}"
-    if len(values) == 1:
-        return text
-    return f"{text} ({min(values):.{digits}f}-{max(values):.{digits}f})"
-
-
 def report(
     console: Console, args: argparse.Namespace, tree: Tree, tools: tuple[str, ...],
     rounds: list[dict[str, Run]], fixed: list[float], default: int,
@@ -344,7 +338,7 @@ def report(
             label = f"clean-logs (default here: {default} worker{'s' * (default > 1)})"
         else:
             met, aim = "", "(context)"
-        table.add_row(label, *counts, "yes", _median_range(ratios), aim, met)
+        table.add_row(label, *counts, "yes", median_range(ratios), aim, met)
     console.print(table)
 
     seconds = Table(title="seconds, for context only (same run; process start to exit; CPU "

@@ -53,6 +53,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from ratios import median_range  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -281,13 +282,6 @@ def main() -> int:
     return 0
 
 
-def _median_range(values: list[float], digits: int = 3) -> str:
-    text = f"{statistics.median(values):.{digits}f}"
-    if len(values) == 1:
-        return text
-    return f"{text} ({min(values):.{digits}f}-{max(values):.{digits}f})"
-
-
 def report(console: Console, args: Any, size: int, rounds: list[dict[str, Run]]) -> None:
     table = Table(title=f"a fresh copy of a {args.files:,}-file bundle ({size / 1024:.0f} KiB) "
                   f"with one file changed, shipped to moto over HTTP; median (min-max) of "
@@ -315,7 +309,7 @@ def report(console: Console, args: Any, size: int, rounds: list[dict[str, Run]])
             aim, verdict = f"<= {RATIO_AIM}, 1 object", "yes" if met else "no"
         else:
             aim, verdict = "(context)", ""
-        table.add_row(tool, f"{uploaded:,.0f}", f"{sent:,.0f}", _median_range(ratios), aim,
+        table.add_row(tool, f"{uploaded:,.0f}", f"{sent:,.0f}", median_range(ratios, digits=3), aim,
                       verdict)  # fmt: skip
     console.print(table)
 
