@@ -1,17 +1,27 @@
 """`airflow-platform backup` and `restore` against the same servers: they run the same code
-as the DAG, honour the AIRFLOW_PLATFORM_* variables, and never print the DSN's password."""
+as the DAG, honour the AIRFLOW_PLATFORM_* variables, and never print the DSN's password.
+
+AWS_REGION is the region of every AWS client a command builds (backup, restore, ship-dags,
+clean-logs --archive), ahead of AWS_DEFAULT_REGION: the pinned botocore reads only the
+latter, so the command passes it on itself."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
 from typer.testing import CliRunner
 
 from airflow_platform.cli import app
+from tests.conftest import write_tree
+from tests.dags.logtrees import DAY, aged
 from tests.integration.conftest import Seeded
 from tests.integration.seed import fingerprint
 from tests.integration.servers import PASSWORD, PgServer
@@ -132,3 +142,97 @@ def test_cli_entry_point_runs_a_backup_in_a_fresh_process_through_aws_endpoint_u
     assert done.returncode == 0, done.stderr
     assert PASSWORD not in done.stdout + done.stderr
     assert s3.list_objects_v2(Bucket=bucket, Prefix="proc/seeded/")["KeyCount"] == 1
+
+
+# The region: AWS_REGION beats AWS_DEFAULT_REGION (us-east-1 in the moto fixture).
+
+REGION = "eu-west-3"
+
+
+@pytest.fixture
+def client_regions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(service, region) of every boto3 client built while the test runs, whoever builds it
+    (the backup, restore and log-archive code through boto3's default session, ship-dags
+    through a session of its own)."""
+    built: list[tuple[str, str]] = []
+    real = boto3.session.Session.client
+
+    def spy(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        client = real(self, service, *args, **kwargs)
+        built.append((service, client.meta.region_name))
+        return client
+
+    monkeypatch.setattr(boto3.session.Session, "client", spy)
+    return built
+
+
+def test_cli_backup_publishes_its_metrics_in_the_region_aws_region_names(
+    pg: PgServer, seeded: Seeded, bucket: str, client_regions: list[tuple[str, str]]
+) -> None:
+    namespace = f"Test/{uuid.uuid4().hex}"
+
+    result = _invoke("backup", "--from", seeded.dsn, "--to", f"s3://{bucket}/region",
+                     "--pg-bin-dir", str(pg.bin_dir), "--metrics-namespace", namespace,
+                     env={"AWS_REGION": REGION})  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert sorted(client_regions) == [("cloudwatch", REGION), ("s3", REGION)]
+    # moto keeps CloudWatch per region, as AWS does: the metrics are in AWS_REGION's only.
+    in_region = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=namespace)
+    default = boto3.client("cloudwatch", region_name="us-east-1").list_metrics(Namespace=namespace)
+    assert {m["MetricName"] for m in in_region["Metrics"]} >= {"SizeBytes", "DurationSeconds"}
+    assert default["Metrics"] == []
+
+
+def test_cli_restore_builds_its_s3_client_in_the_region_aws_region_names(
+    pg: PgServer, seeded: Seeded, new_database: Any, bucket: str,
+    client_regions: list[tuple[str, str]],
+) -> None:  # fmt: skip
+    assert _invoke("backup", "--from", seeded.dsn, "--to", f"s3://{bucket}/r", "--no-metrics",
+                   "--pg-bin-dir", str(pg.bin_dir)).exit_code == 0  # fmt: skip
+    client_regions.clear()
+
+    restored = _invoke("restore", "--latest", f"s3://{bucket}/r", "--to", new_database("region"),
+                       "--pg-bin-dir", str(pg.bin_dir), env={"AWS_REGION": REGION})  # fmt: skip
+
+    assert restored.exit_code == 0, restored.output
+    assert client_regions == [("s3", REGION)]
+
+
+def test_cli_ship_dags_with_a_bucket_ships_in_the_region_aws_region_names(
+    s3: Any, bucket: str, tmp_path: Path, client_regions: list[tuple[str, str]]
+) -> None:
+    bundle = write_tree(tmp_path / "dags", {"a.py": "x = 1\n"})
+
+    result = runner.invoke(app, ["ship-dags", "dev", "--source", str(bundle), "--bucket", bucket,
+                                 "--no-check"], env={"AWS_REGION": REGION})  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="dags/")["KeyCount"] == 1
+    assert client_regions == [("s3", REGION)]
+
+
+def test_cli_clean_logs_archives_in_the_region_aws_region_names(
+    s3: Any, bucket: str, tmp_path: Path, client_regions: list[tuple[str, str]]
+) -> None:
+    aged(tmp_path / "logs" / "dag_id=a" / "attempt=1.log", 10 * DAY, time.time(), b"old\n")
+
+    result = runner.invoke(app, ["clean-logs", str(tmp_path / "logs"), "--older-than", "7",
+                                 "--archive", f"s3://{bucket}/logs"],
+                           env={"AWS_REGION": REGION})  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="logs/")["KeyCount"] == 1
+    assert client_regions == [("s3", REGION)]
+
+
+def test_without_aws_region_the_clients_take_aws_default_region(
+    s3: Any, bucket: str, tmp_path: Path, client_regions: list[tuple[str, str]]
+) -> None:
+    bundle = write_tree(tmp_path / "dags", {"a.py": "x = 1\n"})
+
+    result = runner.invoke(app, ["ship-dags", "dev", "--source", str(bundle), "--bucket", bucket,
+                                 "--no-check"], env={"AWS_REGION": None})  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert client_regions == [("s3", os.environ["AWS_DEFAULT_REGION"])]
