@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 import ipaddress
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -91,6 +94,44 @@ def nested_model(annotation: Any) -> type[BaseModel] | None:
         if inspect.isclass(candidate) and issubclass(candidate, BaseModel):
             return candidate
     return None
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """A rule across several keys that a section's values break."""
+
+    message: str
+    keys: tuple[str, ...]
+    """The keys the rule reads, dotted and camelCase, relative to the section checking it (the
+    first is the one the message is mostly about)."""
+
+
+class RuleError(ValueError):
+    """The rules across keys that one section breaks, each naming the keys it involves."""
+
+    def __init__(self, problems: Sequence[RuleProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n  - ".join(problem.message for problem in self.problems))
+
+
+class RuleCollector:
+    """A validation context (`model_validate(..., context=RuleCollector())`) under which the
+    sections hand their broken rules here instead of raising them. A raised rule would make
+    the section invalid, and pydantic runs a model's after-validators only when all its fields
+    are valid: collected, every section's rules and the tier floors above them all run in the
+    same validation."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[BaseModel, RuleProblem]] = []
+
+
+def _enforce(model: BaseModel, info: ValidationInfo, problems: list[RuleProblem]) -> None:
+    if not problems:
+        return
+    if isinstance(info.context, RuleCollector):
+        info.context.found += [(model, problem) for problem in problems]
+        return
+    raise RuleError(problems)
 
 
 class ConfigModel(BaseModel):
@@ -166,18 +207,26 @@ class LogArchiveConfig(ConfigModel):
     """Days after which an unfinished multipart upload is aborted."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> LogArchiveConfig:
+    def _ordered(self, info: ValidationInfo) -> LogArchiveConfig:
+        problems = []
         if self.transition_to_glacier_days < self.transition_to_ia_days + 30:
-            raise ValueError(
-                f"transitionToGlacierDays ({self.transition_to_glacier_days}) must be at least "
-                f"30 days after transitionToIaDays ({self.transition_to_ia_days}): "
-                "S3 keeps objects 30 days in Standard-IA"
+            problems.append(
+                RuleProblem(
+                    f"transitionToGlacierDays ({self.transition_to_glacier_days}) must be at "
+                    f"least 30 days after transitionToIaDays ({self.transition_to_ia_days}): "
+                    "S3 keeps objects 30 days in Standard-IA",
+                    ("transitionToGlacierDays", "transitionToIaDays"),
+                )
             )
         if self.expire_days <= self.transition_to_glacier_days:
-            raise ValueError(
-                f"expireDays ({self.expire_days}) must be after "
-                f"transitionToGlacierDays ({self.transition_to_glacier_days})"
+            problems.append(
+                RuleProblem(
+                    f"expireDays ({self.expire_days}) must be after "
+                    f"transitionToGlacierDays ({self.transition_to_glacier_days})",
+                    ("expireDays", "transitionToGlacierDays"),
+                )
             )
+        _enforce(self, info, problems)
         return self
 
 
@@ -293,21 +342,29 @@ class DatabaseConfig(ConfigModel):
         return int(self.engine_version.split(".")[0])
 
     @model_validator(mode="after")
-    def _consistent(self) -> DatabaseConfig:
+    def _consistent(self, info: ValidationInfo) -> DatabaseConfig:
+        problems = []
         # RDS refuses an autoscaling ceiling less than 10% above the allocated storage.
         if self.max_allocated_storage_gb * 10 < self.allocated_storage_gb * 11:
-            raise ValueError(
-                f"maxAllocatedStorageGb ({self.max_allocated_storage_gb}) must be at least "
-                f"10% above allocatedStorageGb ({self.allocated_storage_gb}): RDS refuses a "
-                "lower autoscaling ceiling"
+            problems.append(
+                RuleProblem(
+                    f"maxAllocatedStorageGb ({self.max_allocated_storage_gb}) must be at least "
+                    f"10% above allocatedStorageGb ({self.allocated_storage_gb}): RDS refuses "
+                    "a lower autoscaling ceiling",
+                    ("maxAllocatedStorageGb", "allocatedStorageGb"),
+                )
             )
         if windows_overlap(
             parse_daily_window(self.backup_window), parse_weekly_window(self.maintenance_window)
         ):
-            raise ValueError(
-                f"backupWindow ({self.backup_window}) overlaps maintenanceWindow "
-                f"({self.maintenance_window}) on at least one day: RDS needs them apart"
+            problems.append(
+                RuleProblem(
+                    f"backupWindow ({self.backup_window}) overlaps maintenanceWindow "
+                    f"({self.maintenance_window}) on at least one day: RDS needs them apart",
+                    ("backupWindow", "maintenanceWindow"),
+                )
             )
+        _enforce(self, info, problems)
         return self
 
 
@@ -323,7 +380,7 @@ class EphemeralConfig(ConfigModel):
     """`airflow-platform:ephemeral`: time-to-live of an ephemeral stack."""
 
     ttl_hours: int = Field(default=72, ge=1, le=720)
-    """Hours from the last deploy until the reaper may destroy the stack (1-720)."""
+    """Hours from the last deploy until the stack expires, its `expires-at` tag (1-720)."""
     expires_at: datetime | None = None
     """Fixed expiry time (ISO 8601, UTC) instead of now + `ttlHours`."""
 
@@ -366,7 +423,10 @@ class LogLevel(StrEnum):
 _MWAA_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
 # MWAA's option names are section.key, at most 64 characters; values at most 256.
 _MWAA_OPTION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-MWAA_MAX_WORKERS = 25
+# MWAA's "Workers per environment" quota: 25 by default, adjustable through Service Quotas
+# (https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-quotas.html; the FAQ says an
+# increase allows up to 50: https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-faqs.html#scaling-quota).
+MWAA_DEFAULT_WORKER_QUOTA = 25
 
 
 class MwaaConfig(ConfigModel):
@@ -374,10 +434,15 @@ class MwaaConfig(ConfigModel):
 
     environment_class: MwaaEnvironmentClass = MwaaEnvironmentClass.SMALL
     """mw1.micro, mw1.small, mw1.medium, mw1.large, mw1.xlarge or mw1.2xlarge."""
-    min_workers: int = Field(default=1, ge=1, le=MWAA_MAX_WORKERS)
-    """Workers always running (1-25)."""
-    max_workers: int = Field(default=2, ge=1, le=MWAA_MAX_WORKERS)
-    """Workers MWAA may scale out to under load (1-25, at least `minWorkers`)."""
+    min_workers: int = Field(default=1, ge=1)
+    """Workers always running (1 to `maxWorkersQuota`)."""
+    max_workers: int = Field(default=2, ge=1)
+    """Workers MWAA may scale out to under load (at least `minWorkers`, at most
+    `maxWorkersQuota`)."""
+    max_workers_quota: int = Field(default=MWAA_DEFAULT_WORKER_QUOTA, ge=1)
+    """The account's MWAA quota of workers per environment (AWS's default, 25, is adjustable);
+    `minWorkers` and `maxWorkers` may not exceed it. Raise it only after AWS has raised the
+    quota (Service Quotas)."""
     schedulers: int = Field(default=2, ge=1, le=5)
     """Schedulers (2-5; mw1.micro runs exactly 1)."""
     webserver_access: WebserverAccess = WebserverAccess.PRIVATE_ONLY
@@ -417,16 +482,46 @@ class MwaaConfig(ConfigModel):
         return options
 
     @model_validator(mode="after")
-    def _capacity(self) -> MwaaConfig:
+    def _capacity(self, info: ValidationInfo) -> MwaaConfig:
+        problems = []
+        quota = self.max_workers_quota
+        for key, workers in (("minWorkers", self.min_workers), ("maxWorkers", self.max_workers)):
+            if workers > quota:
+                problems.append(
+                    RuleProblem(
+                        f"{key} ({workers}) is above maxWorkersQuota ({quota}), the account's "
+                        "MWAA quota of workers per environment: once AWS has raised the quota "
+                        "(Service Quotas), set airflow-platform:mwaa.maxWorkersQuota to it",
+                        (key, "maxWorkersQuota"),
+                    )
+                )
         if self.max_workers < self.min_workers:
-            raise ValueError(
-                f"maxWorkers ({self.max_workers}) must be at least minWorkers ({self.min_workers})"
+            problems.append(
+                RuleProblem(
+                    f"maxWorkers ({self.max_workers}) must be at least minWorkers "
+                    f"({self.min_workers})",
+                    ("maxWorkers", "minWorkers"),
+                )
             )
         micro = self.environment_class is MwaaEnvironmentClass.MICRO
         if micro and (self.schedulers != 1 or self.max_workers != 1):
-            raise ValueError("mw1.micro runs exactly 1 scheduler and 1 worker")
+            problems.append(
+                RuleProblem(
+                    f"environmentClass {self.environment_class.value} runs exactly 1 scheduler "
+                    f"and 1 worker (schedulers: {self.schedulers}, maxWorkers: "
+                    f"{self.max_workers})",
+                    ("environmentClass", "schedulers", "maxWorkers"),
+                )
+            )
         if not micro and self.schedulers < 2:
-            raise ValueError(f"{self.environment_class.value} runs 2 to 5 schedulers")
+            problems.append(
+                RuleProblem(
+                    f"environmentClass {self.environment_class.value} runs 2 to 5 schedulers "
+                    f"(schedulers: {self.schedulers})",
+                    ("schedulers", "environmentClass"),
+                )
+            )
+        _enforce(self, info, problems)
         return self
 
 
@@ -469,51 +564,73 @@ class PlatformConfig(ConfigModel):
     """The MWAA environment; only read on mwaa stacks."""
 
     @model_validator(mode="after")
-    def _tier_floors(self) -> PlatformConfig:
+    def _tier_floors(self, info: ValidationInfo) -> PlatformConfig:
         # Floors that hold whatever the stack file says: prod keeps a year of logs, two
         # weeks of database backups and a standby in a second AZ.
         prod = self.tier is Tier.PROD
         problems = []
         if prod and self.storage.log_archive.expire_days < 365:
             problems.append(
-                "airflow-platform:storage.logArchive.expireDays = "
-                f"{self.storage.log_archive.expire_days} is not allowed: "
-                "prod keeps logs at least 365 days"
+                RuleProblem(
+                    "airflow-platform:storage.logArchive.expireDays = "
+                    f"{self.storage.log_archive.expire_days} is not allowed: "
+                    "prod keeps logs at least 365 days",
+                    ("storage.logArchive.expireDays", "tier"),
+                )
             )
         if prod and self.backup.retention_days < 14:
             problems.append(
-                f"airflow-platform:backup.retentionDays = {self.backup.retention_days} is not "
-                "allowed: prod keeps database backups at least 14 days"
+                RuleProblem(
+                    f"airflow-platform:backup.retentionDays = {self.backup.retention_days} is "
+                    "not allowed: prod keeps database backups at least 14 days",
+                    ("backup.retentionDays", "tier"),
+                )
             )
         if prod and self.database.enabled and not self.database.multi_az:
             problems.append(
-                "airflow-platform:database.multiAz = False is not allowed: "
-                "prod runs the database with a standby in a second AZ"
+                RuleProblem(
+                    "airflow-platform:database.multiAz = False is not allowed: "
+                    "prod runs the database with a standby in a second AZ",
+                    ("database.multiAz", "database.enabled", "tier"),
+                )
             )
         if not self.database.enabled and self.platform is Platform.EKS:
             problems.append(
-                "airflow-platform:database.enabled = False is not allowed on platform eks: "
-                "there the database is Airflow's metadata database (only mwaa may turn it off)"
+                RuleProblem(
+                    "airflow-platform:database.enabled = False is not allowed on platform eks: "
+                    "there the database is Airflow's metadata database (only mwaa may turn it "
+                    "off)",
+                    ("database.enabled", "platform"),
+                )
             )
         replica = self.backup.replica_region
         if replica is not None and not prod:
             problems.append(
-                f"airflow-platform:backup.replicaRegion = {replica!r} is not allowed on tier "
-                f"{self.tier.value}: cross-region backup copies are for prod only"
+                RuleProblem(
+                    f"airflow-platform:backup.replicaRegion = {replica!r} is not allowed on tier "
+                    f"{self.tier.value}: cross-region backup copies are for prod only",
+                    ("backup.replicaRegion", "tier"),
+                )
             )
         if replica is not None and not self.database.enabled:
             problems.append(
-                f"airflow-platform:backup.replicaRegion = {replica!r} is not allowed with "
-                "database.enabled = False: it replicates the database's backups"
+                RuleProblem(
+                    f"airflow-platform:backup.replicaRegion = {replica!r} is not allowed with "
+                    "database.enabled = False: it replicates the database's backups",
+                    ("backup.replicaRegion", "database.enabled"),
+                )
             )
         if (
             self.tier in {Tier.PROD, Tier.STAGING}
             and self.mwaa.webserver_access is not WebserverAccess.PRIVATE_ONLY
         ):
             problems.append(
-                f"airflow-platform:mwaa.webserverAccess = {self.mwaa.webserver_access.value} is "
-                f"not allowed on tier {self.tier.value}: its Airflow UI stays PRIVATE_ONLY"
+                RuleProblem(
+                    "airflow-platform:mwaa.webserverAccess = "
+                    f"{self.mwaa.webserver_access.value} is not allowed on tier "
+                    f"{self.tier.value}: its Airflow UI stays PRIVATE_ONLY",
+                    ("mwaa.webserverAccess", "tier"),
+                )
             )
-        if problems:
-            raise ValueError("\n  - ".join(problems))
+        _enforce(self, info, problems)
         return self

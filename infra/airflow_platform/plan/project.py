@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
+from airflow_platform.config.keys import fields_of
 from airflow_platform.config.load import EPHEMERAL_STACK
+from airflow_platform.config.model import PlatformConfig
 
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - what a secret is shown as, not one
 PROJECT_FILE = "Pulumi.yaml"
@@ -84,9 +86,11 @@ EPHEMERAL_BASE_STACK = "dev"
 
 
 def read_stack_config(project: Project, stack: str) -> StackConfig:
-    """The stack file's `config:`; a `pr-<n>` stack without a file follows dev's."""
+    """The stack file's `config:`; a `pr-<n>` stack without a file (or with one holding only
+    what `pulumi stack init` writes, such as `encryptionsalt:`) follows dev's."""
     path = project.stack_file(stack)
-    if not path.is_file():
+    data = _stack_file(project, path) if path.is_file() else None
+    if data is None:
         if EPHEMERAL_STACK.fullmatch(stack) and project.stack_file(EPHEMERAL_BASE_STACK).is_file():
             base = read_stack_config(project, EPHEMERAL_BASE_STACK)
             tier_key = f"{project.name}:tier"
@@ -96,16 +100,14 @@ def read_stack_config(project: Project, stack: str) -> StackConfig:
             )
         if EPHEMERAL_STACK.fullmatch(stack):
             return StackConfig(values={}, secret_keys=[])
+        if path.is_file():  # empty, or only Pulumi's own keys: a named stack needs its config
+            raise ProjectError(_without_config(project, path, yaml.safe_load(path.read_text())))
         known = ", ".join(project.known_stacks()) or "none"
         raise ProjectError(
             f"no stack file {path.relative_to(project.root)} for stack {stack!r}; "
             f"stacks with a file: {known}; ephemeral stacks are named pr-<number>"
         )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ProjectError(f"{path} is not valid YAML: {error}") from None
-    raw = data.get("config") or {}
+    raw = data["config"] or {}
     if not isinstance(raw, dict):
         raise ProjectError(f"{path}: config must be a mapping of keys to values")
     values: dict[str, Any] = {}
@@ -120,6 +122,50 @@ def read_stack_config(project: Project, stack: str) -> StackConfig:
         if is_secret:
             secret_keys.append(key)
     return StackConfig(values=values, secret_keys=secret_keys)
+
+
+# What a stack file holds besides `config:` (Pulumi's own keys).
+_STACK_FILE_KEYS = frozenset(
+    {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"}
+)
+
+
+def _stack_file(project: Project, path: Path) -> dict[str, Any] | None:
+    """The stack file's mapping, or None when it states no config at all: empty, or only
+    Pulumi's own keys (`pulumi stack init` writes `encryptionsalt:` alone). A file whose
+    other top-level keys are not Pulumi's (config keys left outside `config:`) is refused."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ProjectError(f"{path} is not valid YAML: {error}") from None
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not set(map(str, data)) <= _STACK_FILE_KEYS:
+        raise ProjectError(_without_config(project, path, data))
+    return data if "config" in data else None
+
+
+def _without_config(project: Project, path: Path, data: Any) -> str:
+    shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+    what = "is empty" if data is None else "has no top-level `config:`"
+    if data is not None and not isinstance(data, dict):
+        what = "is not a mapping with a top-level `config:`"
+    message = (
+        f"{shown} {what}: a stack's keys must sit under a top-level `config:` mapping, "
+        f"indented below it (`config:`, then `  {project.name}:tier: dev`)"
+    )
+    looks_like_config = [
+        str(key)
+        for key in (data if isinstance(data, dict) else {})
+        if str(key) not in _STACK_FILE_KEYS
+        and (":" in str(key) or str(key).split(".")[0] in fields_of(PlatformConfig))
+    ]
+    if looks_like_config:
+        message += (
+            f"; these top-level keys look like config keys: {', '.join(looks_like_config)} "
+            "(move them under `config:`)"
+        )
+    return message
 
 
 def _hide_secrets(value: Any) -> tuple[Any, bool]:
