@@ -1,32 +1,97 @@
-#!/bin/sh
-# MWAA startup script: runs on every Airflow component (worker, scheduler, web server) of
-# the environment before requirements.txt is installed. It installs the PostgreSQL client
-# (pg_dump, pg_restore, psql) that the metadata_backup DAG streams to S3, on the components
-# that run tasks. The major version must be at least the newest server major the stacks may
-# run (versions.env POSTGRES_CLIENT_MAJOR; tests/test_versions.py keeps the two equal).
-# Amazon Linux 2023, which MWAA's images run on, packages it as postgresql<major>.
-set -eu
+# shellcheck shell=sh
+# MWAA's startup script: installs the PostgreSQL client (pg_dump, pg_restore, psql) that the
+# metadata_backup DAG streams to S3, on the components that run tasks.
+#
+# How MWAA runs it (https://docs.aws.amazon.com/mwaa/latest/userguide/using-startup-script.html):
+# on every component (worker, scheduler, web server) before requirements.txt is installed and
+# Airflow starts, with MWAA_AIRFLOW_COMPONENT set to worker, scheduler or webserver (MWAA's
+# images also run a "hybrid" worker-scheduler: only webserver skips the install). MWAA's
+# wrapper *sources* this file with bash (so no #! line: it would be ignored), with `exit`
+# aliased to the wrapper's own handler, and saves the environment for Airflow after the source
+# returns; a `set -e` failure kills the wrapper before that save and the container is marked
+# unhealthy, and the wrapper is stopped after 5 minutes (aws/amazon-mwaa-docker-images,
+# images/airflow/*/python/mwaa/config/setup_environment.py). Hence:
+# - no `exit`, no `set -e` / `set -u`, and nothing here can break startup: every failure is
+#   logged on stderr ("startup: ...") with what it means and what to do, and Airflow starts
+#   anyway; the backup task then fails with a message naming the missing or too-old pg_dump;
+# - dnf gets at most _startup_dnf_seconds, well inside MWAA's 5 minutes;
+# - the caller is left as it was: our names start with _startup_ and are unset at the end, a
+#   caller's POSTGRES_CLIENT_MAJOR is restored, no cd, no shell options touched;
+# - POSIX sh (shellcheck checks it as sh), so it behaves the same sourced by sh or bash.
+#
+# The major version must be at least the newest server major the stacks may run (versions.env
+# POSTGRES_CLIENT_MAJOR; tests/test_versions.py keeps the two equal). Amazon Linux 2023, which
+# MWAA's images run on, packages it as postgresql<major>. tests/test_startup_script.py runs
+# this file under a stand-in for MWAA's wrapper.
 
+_startup_caller_major_set=${POSTGRES_CLIENT_MAJOR+set}
+_startup_caller_major=${POSTGRES_CLIENT_MAJOR-}
 POSTGRES_CLIENT_MAJOR=17
+_startup_major=$POSTGRES_CLIENT_MAJOR
+_startup_package="postgresql${_startup_major}"
+_startup_dnf_seconds=240
+_startup_backups_fail="metadata backups (the metadata_backup DAG) will fail until it is fixed; Airflow starts normally"
+_startup_network="check the environment's network access to the Amazon Linux repositories (its private subnets' route to a NAT gateway, and outbound HTTPS in its security group and network ACLs), then restart the workers (update the environment)"
 
-case "${MWAA_AIRFLOW_COMPONENT:-}" in
-webserver)
-    # The web server runs no tasks: keep its start fast.
-    exit 0
-    ;;
-esac
+_startup_say() {
+    printf 'startup: %s\n' "$1"
+}
 
-if ! sudo dnf install -y --quiet "postgresql${POSTGRES_CLIENT_MAJOR}"; then
-    echo "startup: could not install postgresql${POSTGRES_CLIENT_MAJOR} with dnf;" \
-        "metadata backups will fail until it is installed" >&2
-    exit 1
+_startup_warn() {
+    printf 'startup: %s\n' "$1" >&2
+}
+
+_startup_dnf_install() {
+    if command -v timeout >/dev/null 2>&1; then
+        sudo -n timeout "$_startup_dnf_seconds" dnf install -y --quiet "$_startup_package"
+    else
+        sudo -n dnf install -y --quiet "$_startup_package"
+    fi
+}
+
+# Always returns 0: a caller with errexit on must not stop here either.
+_startup_main() {
+    if [ "${MWAA_AIRFLOW_COMPONENT:-}" = webserver ]; then
+        _startup_say "web server: not installing ${_startup_package} (the web server runs no tasks)"
+        return 0
+    fi
+
+    _startup_status=0
+    _startup_dnf_install || _startup_status=$?
+    if [ "$_startup_status" -eq 124 ]; then
+        _startup_warn "dnf did not install ${_startup_package} within ${_startup_dnf_seconds} s and was stopped (MWAA stops startup scripts after 5 minutes), which usually means the repositories are unreachable: pg_dump is not installed and ${_startup_backups_fail}; ${_startup_network}"
+        return 0
+    fi
+    if [ "$_startup_status" -ne 0 ]; then
+        _startup_warn "could not install ${_startup_package} with sudo dnf (exit code ${_startup_status}; its messages are above): pg_dump is not installed and ${_startup_backups_fail}; ${_startup_network}"
+        return 0
+    fi
+
+    if ! _startup_pg_dump=$(command -v pg_dump); then
+        _startup_warn "dnf installed ${_startup_package} but pg_dump is not on PATH (${PATH}): ${_startup_backups_fail}; find its directory (rpm -ql ${_startup_package} | grep bin/pg_dump) and add it to PATH in this script, or export AIRFLOW_PLATFORM_PG_BIN_DIR=<that directory> here"
+        return 0
+    fi
+    _startup_version=$("$_startup_pg_dump" --version 2>&1) ||
+        _startup_version="nothing usable ('${_startup_pg_dump} --version' failed: ${_startup_version})"
+    case "$_startup_version" in
+    *"(PostgreSQL) ${_startup_major}."*)
+        _startup_say "${_startup_version} ready for metadata backups (${_startup_pg_dump})"
+        ;;
+    *)
+        _startup_warn "pg_dump on PATH is ${_startup_pg_dump}, which reports ${_startup_version}, not ${_startup_major}.x: backups of a PostgreSQL server newer than that client will fail, and ${_startup_backups_fail}; remove the other client (rpm -qf ${_startup_pg_dump}) or put ${_startup_package}'s directory first on PATH in this script"
+        ;;
+    esac
+    return 0
+}
+
+_startup_main
+
+if [ -n "$_startup_caller_major_set" ]; then
+    POSTGRES_CLIENT_MAJOR=$_startup_caller_major
+else
+    unset POSTGRES_CLIENT_MAJOR
 fi
-
-installed=$(pg_dump --version)
-case "$installed" in
-*" ${POSTGRES_CLIENT_MAJOR}."*) echo "startup: ${installed} ready for metadata backups" ;;
-*)
-    echo "startup: expected pg_dump ${POSTGRES_CLIENT_MAJOR}.x on PATH, found: ${installed}" >&2
-    exit 1
-    ;;
-esac
+unset _startup_caller_major_set _startup_caller_major _startup_major _startup_package \
+    _startup_dnf_seconds _startup_backups_fail _startup_network _startup_status \
+    _startup_pg_dump _startup_version
+unset -f _startup_say _startup_warn _startup_dnf_install _startup_main
