@@ -1,9 +1,18 @@
-"""The offline plan's JSON: the shape of `pulumi preview --json` (DESIGN.md, "The offline plan").
+"""The offline plan's JSON: the shape of `pulumi preview --json` (docs/plan.md).
 
 Steps are `create` without a base plan; with one, each resource is compared with the base's
 resource of the same URN: `same` when its inputs are equal, `update` (with the top-level
-input keys that differ) when not, `create` when the base lacks it, and `delete` for what the
-base has and this run does not (that step carries `oldState` instead of `newState`).
+input keys that differ in `diffs`, and the base's state as `oldState`) when not, `replace`
+when one of those changes forces the provider to replace the resource (the forcing input
+paths in `keys`, as `pulumi preview --json` names them; `plan.replacement` holds which inputs
+do), `create` when the base lacks it, and `delete` for what the base has and this run does
+not (that step carries `oldState` instead of `newState`).
+
+A change that cannot succeed, or would lose data, is refused (`blocking_problems`): deleting
+or replacing a protected resource (Pulumi refuses both), or replacing one whose fixed name
+stays the same
+(Pulumi creates the replacement before deleting the old one, and AWS refuses a second
+resource of that name). Such a change is found here, in review, not by a failed `pulumi up`.
 """
 
 from __future__ import annotations
@@ -13,9 +22,23 @@ from pathlib import Path
 from typing import Any
 
 from airflow_platform.plan.project import SECRET_PLACEHOLDER, StackConfig
+from airflow_platform.plan.replacement import replacement_keys
 from airflow_platform.plan.runner import STACK_TYPE, DeclaredResource, ProgramRun
 
-OPS = ("create", "update", "delete", "same")
+OPS = ("create", "update", "replace", "delete", "same")
+
+# The input that holds a resource's fixed, account- or region-unique name, by type.
+FIXED_NAME_INPUTS = {
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:iam/role:Role": "name",
+    "aws:kms/alias:Alias": "name",
+    "aws:mwaa/environment:Environment": "name",
+    "aws:rds/instance:Instance": "identifier",
+    "aws:rds/parameterGroup:ParameterGroup": "name",
+    "aws:rds/subnetGroup:SubnetGroup": "name",
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:secretsmanager/secret:Secret": "name",
+}
 
 
 class BasePlanError(Exception):
@@ -71,11 +94,21 @@ def build_plan(
     for resource in sorted(run.resources, key=lambda r: step_order(r.urn)):
         state = _state(resource)
         step: dict[str, Any] = {"op": "create", "urn": resource.urn}
-        if resource.urn in previous:
-            diffs = changed_keys(previous[resource.urn].get("inputs", {}), resource.inputs)
+        old = previous.get(resource.urn)
+        if old is not None:
+            diffs = changed_keys(old.get("inputs", {}), resource.inputs)
             step["op"] = "update" if diffs else "same"
             if diffs:
+                keys = (
+                    replacement_keys(resource.type, old.get("inputs", {}), resource.inputs)
+                    if resource.custom
+                    else []
+                )
+                if keys:
+                    step["op"] = "replace"
+                    step["keys"] = keys
                 step["diffs"] = diffs
+                step["oldState"] = old
         step["newState"] = state
         steps.append(step)
     declared = {r.urn for r in run.resources}
@@ -112,6 +145,51 @@ def load_base(path: Path) -> dict[str, Any]:
         raise BasePlanError(f"{path} is not a plan document")
     base_states(base)
     return base
+
+
+def step_refusal(step: dict[str, Any]) -> str | None:
+    """Why a step cannot go ahead, or None when it can: deleting or replacing a protected
+    resource (Pulumi refuses both), or replacing a resource whose fixed name stays."""
+    name = step["urn"].rsplit("::", 1)[-1]
+    if step.get("op") == "delete" and step["oldState"].get("protect"):
+        return (
+            f"{name} is protected and would be deleted: Pulumi refuses to delete a protected "
+            "resource; unprotect it on purpose first (pulumi state unprotect) if it must go"
+        )
+    if step.get("op") != "replace":
+        return None
+    old, new = step["oldState"], step["newState"]
+    keys = ", ".join(step["keys"])
+    if old.get("protect") or new.get("protect"):
+        return (
+            f"{name} is protected and {keys} would replace it: Pulumi refuses to replace a "
+            "protected resource, and its data would not move to the new one"
+        )
+    name_input = FIXED_NAME_INPUTS.get(new["type"])
+    fixed = old.get("inputs", {}).get(name_input) if name_input else None
+    if fixed is not None and fixed == new["inputs"].get(name_input):
+        return (
+            f"{name} ({fixed}) would be replaced ({keys} changed): the replacement is created "
+            f"before the old one is deleted and AWS refuses a second resource named {fixed}; "
+            "and the new one starts empty"
+        )
+    return None
+
+
+def blocking_problems(plan: dict[str, Any]) -> list[str]:
+    """Why `plan` must exit 1, one line each: every mandatory policy violation and every
+    deletion or replacement that cannot succeed (`step_refusal`). Empty when the plan may
+    go ahead."""
+    problems = [
+        f"{v['policyName']}: {v['message']} ({v['urn']})"
+        for v in plan["policyViolations"]
+        if v["enforcementLevel"] == "mandatory"
+    ]
+    for step in plan["steps"]:
+        refusal = step_refusal(step)
+        if refusal is not None:
+            problems.append(refusal)
+    return problems
 
 
 def dump(plan: dict[str, Any]) -> str:
