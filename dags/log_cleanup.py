@@ -24,6 +24,8 @@ from platform_ops.alerts import task_failure_alert
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
+    # A platform duty: runs from the first deploy even where new DAGs start paused.
+    is_paused_upon_creation=False,
     dagrun_timeout=timedelta(hours=3),
     tags=["platform", "maintenance", "logs"],
     params={

@@ -1,4 +1,9 @@
-"""Daily logical backup of the metadata database to S3, verified before it counts.
+"""Daily logical backup of the platform's PostgreSQL database to S3, verified before it counts.
+
+Which database that is depends on the runtime, and the connection `metadata_db` names it:
+on eks stacks it is Airflow's own metadata database (on RDS); on mwaa stacks it is the
+DAGs' own database on RDS, not Airflow's metadata, which MWAA keeps in a database of its
+own that AWS manages and backs up and that no task can reach.
 
 pg_dump (custom format) streams straight into an S3 multipart upload, is read back and
 checked (SHA-256, `pg_restore --list`), and publishes the metrics the backup-freshness alarm
@@ -21,6 +26,8 @@ from platform_ops.alerts import task_failure_alert
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    # A platform duty: runs from the first deploy even where new DAGs start paused.
+    is_paused_upon_creation=False,
     dagrun_timeout=timedelta(hours=4),
     tags=["platform", "backup"],
     default_args={

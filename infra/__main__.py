@@ -17,8 +17,11 @@ from airflow_platform.airflow_settings import (
     environment_name,
     mwaa_options,
     production_settings,
+    stack_variables,
+    variables_prefix,
 )
 from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.airflow_variables import AirflowVariables, AirflowVariablesArgs
 from airflow_platform.components.dag_bundle import DagBundle, DagBundleArgs
 from airflow_platform.components.database import MetadataDatabase, MetadataDatabaseArgs
 from airflow_platform.components.encryption import ProjectKey, ProjectKeyArgs
@@ -29,6 +32,7 @@ from airflow_platform.config import load_settings
 from airflow_platform.config.model import Platform
 from airflow_platform.tagging import stack_tags
 from airflow_platform.versions import versions
+from airflow_platform.zones import check_zone_count, region_zones
 
 # The project directory: this file is infra/__main__.py (a copy of the project plans its own
 # dags/ and startup script).
@@ -36,6 +40,9 @@ PROJECT_DIR = Path(__file__).absolute().parents[1]
 
 settings = load_settings()
 config = settings.config
+# Checked against the account's real zones before anything is declared.
+zones = region_zones()
+check_zone_count(settings, zones)
 tags = stack_tags(settings)
 aws_context = AwsContext.current(settings.region)
 protect_data = pulumi.ResourceOptions(protect=settings.teardown.protect_data)
@@ -53,7 +60,14 @@ key_arn = key.key_arn if key else None
 
 network = Network(
     "network",
-    NetworkArgs(config=config.network, aws=aws_context, tags=tags, kms_key_arn=key_arn),
+    NetworkArgs(
+        stack=settings.stack,
+        config=config.network,
+        zones=zones,
+        aws=aws_context,
+        tags=tags,
+        kms_key_arn=key_arn,
+    ),
 )
 storage = Storage(
     "storage",
@@ -116,6 +130,7 @@ if settings.platform is Platform.MWAA:
             startup_script=PROJECT_DIR / "images" / "mwaa" / "startup.sh",
             versions=versions(),
             tags=tags,
+            bucket_ready=storage.dag_bucket_ready,
         ),
     )
     airflow_settings = production_settings(
@@ -148,8 +163,19 @@ if settings.platform is Platform.MWAA:
             airflow_options=mwaa_options(airflow_settings, config.mwaa.airflow_options),
             tags=tags,
             kms_key_arn=key_arn,
+            dag_bucket_ready=storage.dag_bucket_ready,
         ),
     )
+
+variables = AirflowVariables(
+    "airflow-variables",
+    AirflowVariablesArgs(
+        variables_prefix=variables_prefix(settings.stack),
+        variables=stack_variables(settings.tier),
+        tags=tags,
+        kms_key_arn=key_arn,
+    ),
+)
 
 pulumi.export("tier", settings.tier.value)
 pulumi.export("platform", settings.platform.value)

@@ -17,6 +17,7 @@ from airflow_platform.airflow_settings import (
     helm_values,
     mwaa_options,
     production_settings,
+    stack_variables,
 )
 from airflow_platform.config import Platform, Tier
 from tests.conftest import ROOT
@@ -134,3 +135,48 @@ def test_mwaa_managed_settings_each_say_where_mwaa_provides_them():
         mwaa_options(
             settings_for_platform(Tier.DEV, Platform.MWAA), {"logging.remote_logging": "x"}
         )
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_new_dags_start_paused_only_where_a_human_decides_when_they_go_live(tier):
+    core = settings_for_platform(tier, Platform.MWAA)["core"]
+    paused = core["dags_are_paused_at_creation"]
+    assert paused == ("True" if tier in {Tier.STAGING, Tier.PROD} else "False")
+
+
+def test_the_platforms_own_dags_run_from_the_first_deploy_whatever_the_tier():
+    # dags_are_paused_at_creation is True in staging and prod: the backup and the cleanups
+    # opt out of it in their own definitions.
+    import ast
+
+    for name in ("metadata_backup", "metadata_cleanup", "log_cleanup"):
+        tree = ast.parse((ROOT / "dags" / f"{name}.py").read_text())
+        flags = [
+            keyword.value.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            for keyword in node.keywords
+            if keyword.arg == "is_paused_upon_creation"
+        ]
+        assert flags == [False], f"dags/{name}.py must set is_paused_upon_creation=False"
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_the_mode_variable_by_tier_is_one_the_dependency_dags_accept(tier):
+    from platform_ops.dependencies import Mode, parse_mode
+
+    mode = stack_variables(tier)["mode"]
+    expected = Mode.DEV if tier in {Tier.DEV, Tier.EPHEMERAL} else Mode(tier.value)
+    assert parse_mode(mode) is expected
+
+
+def test_the_secrets_backend_skips_aws_default_and_reads_the_stacks_prefixes():
+    import json
+
+    backend = settings_for_platform(Tier.PROD, Platform.MWAA)["secrets"]
+    kwargs = json.loads(backend["backend_kwargs"])
+    pattern = re.compile(kwargs["connections_lookup_pattern"])
+    assert not pattern.match("aws_default")
+    assert all(pattern.match(c) for c in ("metadata_db", "slack_alerts", "aws_default_2"))
+    assert kwargs["variables_prefix"] == "airflow/stack/variables"
+    assert kwargs["connections_prefix"] == "airflow/stack/connections"

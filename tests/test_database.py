@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pulumi
 import pulumi_aws as aws
@@ -108,6 +109,9 @@ def test_database_windows_follow_stack_config_when_stated(declare):
     assert inputs["maintenanceWindow"] == "sat:01:00-sat:02:00", "lowercase, as RDS reports it"
 
 
+RANDOM_ID = "random:index/randomId:RandomId"
+
+
 @pytest.mark.parametrize("tier", TIERS)
 def test_database_protection_and_final_snapshot_follow_the_tier_teardown(declare, tier):
     settings, declared = _declared(declare, tier)
@@ -120,8 +124,14 @@ def test_database_protection_and_final_snapshot_follow_the_tier_teardown(declare
     assert inputs["skipFinalSnapshot"] is ephemeral, "only ephemeral skips the final snapshot"
     if ephemeral:
         assert "finalSnapshotIdentifier" not in inputs
+        assert declared.of_type(RANDOM_ID) == []
     else:
-        assert inputs["finalSnapshotIdentifier"] == f"airflow-{settings.stack}-metadata-final"
+        [suffix] = declared.of_type(RANDOM_ID)
+        assert re.fullmatch(
+            rf"airflow-{settings.stack}-metadata-final-[0-9a-f]{{8}}",
+            inputs["finalSnapshotIdentifier"],
+        ), inputs["finalSnapshotIdentifier"]
+        assert suffix.inputs["keepers"]["identifier"] == f"airflow-{settings.stack}-metadata"
     assert inputs["copyTagsToSnapshot"] is True
 
 

@@ -156,7 +156,7 @@ def test_execution_role_is_scoped_to_this_environment(runs):
         f"arn:aws:secretsmanager:{REGION}:123456789012:secret:airflow/{stack}/*"
     )
     assert by_sid["CeleryQueues"]["Resource"] == f"arn:aws:sqs:{REGION}:*:airflow-celery-*"
-    assert by_sid["UseProjectKeyThroughSqsAndS3"]["Resource"].startswith(
+    assert by_sid["UseProjectKeyThroughServices"]["Resource"].startswith(
         f"arn:aws:kms:{REGION}:123456789012:key/"
     )
     assert by_sid["PutOwnMetrics"]["Condition"] == {
@@ -285,3 +285,53 @@ def test_a_logic_change_ships_in_plugins_zip_and_updates_the_environment(tmp_pat
         ("update", "dag-bundle-plugins.zip", ["contentBase64", "metadata"]),
         ("update", "mwaa-environment", ["pluginsS3ObjectVersion"]),
     ]
+
+
+def _depends_on(resource, name: str) -> bool:
+    return any(urn.endswith(f"::{name}") for urn in resource.dependencies)
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_versioned_bundle_objects_wait_for_the_buckets_versioning_and_public_access_block(
+    runs, tier
+):
+    # An object written before versioning is on has no version id, and CreateEnvironment
+    # requires one for each of these three.
+    run = runs[tier]
+    for name in ("requirements.txt", "plugins.zip", "startup.sh"):
+        stored = _one(run, OBJECT, f"dag-bundle-{name}")
+        assert _depends_on(stored, "storage-dags-versioning"), stored.urn
+        assert _depends_on(stored, "storage-dags-public-access"), stored.urn
+    for stored in (r for r in run.resources if r.type == OBJECT):
+        assert _depends_on(stored, "storage-dags-versioning"), stored.urn
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_environment_waits_for_its_role_policy_and_the_buckets_public_access_block(runs, tier):
+    environment = _one(runs[tier], ENVIRONMENT)
+    # MWAA validates the role's permissions and the bucket's block when it creates the
+    # environment; the role's ARN alone would let it start before the policy exists.
+    assert _depends_on(environment, "mwaa-execution-policy"), environment.urn
+    assert _depends_on(environment, "storage-dags-public-access"), environment.urn
+    assert _depends_on(environment, "storage-dags-versioning"), environment.urn
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_execution_role_trusts_mwaa_for_this_environment_only(runs, tier):
+    role = _one(runs[tier], "aws:iam/role:Role", "mwaa-execution-role")
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    environment = f"arn:aws:airflow:{REGION}:123456789012:environment/airflow-{TIER_STACKS[tier]}"
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": environment},
+    }
+    outputs = runs[tier].outputs
+    assert outputs["mwaaEnvironmentArn"] == environment, "the ARN the trust names is the real one"
+
+
+def test_project_key_is_usable_through_secrets_manager_for_the_stacks_own_secrets(runs):
+    by_sid = {entry["Sid"]: entry for entry in _policy(runs[Tier.PROD])}
+    via = by_sid["UseProjectKeyThroughServices"]["Condition"]["StringLike"]["kms:ViaService"]
+    assert f"secretsmanager.{REGION}.amazonaws.com" in via
+    secret = _one(runs[Tier.PROD], "aws:secretsmanager/secret:Secret", "airflow-variables-mode")
+    assert secret.inputs["kmsKeyId"] == runs[Tier.PROD].outputs["kmsKeyArn"]

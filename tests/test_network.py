@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from airflow_platform.aws_context import AwsContext
 from airflow_platform.components.network import Network, NetworkArgs, subnet_layout
 from airflow_platform.config import Tier
+from airflow_platform.plan.regions import AVAILABILITY_ZONES
 from airflow_platform.tagging import stack_tags
 from tests.conftest import REGION, TIER_STACKS, settings_for
 
@@ -19,12 +20,14 @@ NAT = "aws:ec2/natGateway:NatGateway"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 
 
-def _network(settings):
+def _network(settings, zones=AVAILABILITY_ZONES[REGION]):
     def build():
         Network(
             "network",
             NetworkArgs(
+                stack=settings.stack,
                 config=settings.config.network,
+                zones=zones,
                 aws=AwsContext.current(REGION),
                 tags=stack_tags(settings),
             ),
@@ -101,7 +104,9 @@ def test_network_existing_vpc_declares_only_the_runtime_group_and_passes_ids_on(
         network = Network(
             "network",
             NetworkArgs(
+                stack=settings.stack,
                 config=settings.config.network,
+                zones=AVAILABILITY_ZONES[REGION],
                 aws=AwsContext.current(REGION),
                 tags=stack_tags(settings),
             ),
@@ -159,3 +164,56 @@ def test_subnet_layout_never_overlaps_and_stays_inside_the_vpc(prefix, azs, seco
     assert len(private) == len(public) == azs
     assert all(subnet.subnet_of(vpc) for subnet in every)
     assert not any(a.overlaps(b) for i, a in enumerate(every) for b in every[i + 1 :])
+
+
+def test_network_subnets_use_the_regions_zones_in_order(declare):
+    settings = settings_for(Tier.PROD)
+    declared = declare(_network(settings), "prod")
+    private = sorted(
+        (s for s in declared.of_type(SUBNET) if s.inputs["tags"]["subnet-role"] == "private"),
+        key=lambda s: s.name,
+    )
+    assert [s.inputs["availabilityZone"] for s in private] == list(AVAILABILITY_ZONES[REGION])
+
+
+def test_network_refuses_more_azs_than_the_zones_given_without_an_index_error(declare):
+    settings = settings_for(Tier.PROD)  # three AZs
+    with pytest.raises(Exception, match=r"azCount = 3 needs 3 .* offers 2"):
+        declare(_network(settings, zones=("us-west-1a", "us-west-1c")), "prod")
+
+
+def test_network_flow_log_group_and_role_are_named_for_the_stack_and_scoped(declare):
+    import json
+
+    settings = settings_for(Tier.PROD)
+    declared = declare(_network(settings), "prod")
+    group = declared.one("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
+    assert group.inputs["name"] == "/airflow-platform/prod/vpc-flow-logs"
+    role = declared.one("aws:iam/role:Role", "network-flow-logs-role")
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{REGION}:123456789012:vpc-flow-log/*"},
+    }
+    policy = json.loads(
+        declared.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs-policy").inputs["policy"]
+    )
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    # The five actions the VPC User Guide lists for delivering flow logs to CloudWatch Logs.
+    actions = {
+        action
+        for s in policy["Statement"]
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+    } <= actions
+    group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:/airflow-platform/prod/vpc-flow-logs"
+    assert by_sid["DeliverToOwnLogGroup"]["Resource"] == [group_arn, f"{group_arn}:*"]
+    flow_log = declared.one("aws:ec2/flowLog:FlowLog", "network-flow-log")
+    assert any(d.endswith("::network-flow-logs-policy") for d in flow_log.dependencies)

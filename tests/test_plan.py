@@ -29,9 +29,11 @@ def taggable(token: str) -> bool:
     if token.startswith("pulumi:providers:"):
         return False  # a provider carries default tags, not tags of its own
 
-    _, module_and_class = token.split(":", 1)
+    package, module_and_class = token.split(":", 1)
     module, cls = module_and_class.split("/")[0], token.rsplit(":", 1)[1]
-    resource = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
+    # `index` is the package's top level (random:index/randomId:RandomId).
+    where = f"pulumi_{package}" if module == "index" else f"pulumi_{package}.{module}"
+    resource = getattr(importlib.import_module(where), cls)
     return hasattr(resource, "tags")
 
 
@@ -89,7 +91,8 @@ def assert_contract(doc: dict, stack: str) -> None:
         if state["custom"]:
             # Resources, and explicit providers (a second region), as `pulumi preview` shows.
             assert re.match(
-                r"^(aws:[a-z0-9]+/[a-zA-Z0-9]+:[A-Z]|pulumi:providers:aws$)", state["type"]
+                r"^((aws|random):[a-z0-9]+/[a-zA-Z0-9]+:[A-Z]|pulumi:providers:aws$)",
+                state["type"],
             ), step["urn"]
             assert all(re.match(r"^[a-z][a-zA-Z0-9]*$", key) for key in state["inputs"]), (
                 f"inputs of {step['urn']} are not camelCase provider inputs"
@@ -97,12 +100,15 @@ def assert_contract(doc: dict, stack: str) -> None:
     assert doc["changeSummary"] == {
         "create": len(doc["steps"]),
         "update": 0,
+        "replace": 0,
         "delete": 0,
         "same": 0,
     }
     assert doc["policyViolations"] == []
     assert doc["cost"]["currency"] == "USD"
+    # No price table yet: nothing is priced, and no date pretends otherwise.
     assert doc["cost"]["monthly"] == 0.0
+    assert doc["cost"]["pricesAsOf"] is None
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -184,6 +190,7 @@ def test_plan_diff_marks_exactly_the_changed_step_as_update(tmp_path):
     assert new["changeSummary"] == {
         "create": 0,
         "update": 1,
+        "replace": 0,
         "delete": 0,
         "same": len(new["steps"]) - 1,
     }
@@ -281,8 +288,12 @@ def test_plan_markdown_summarises_changes_for_a_pull_request(tmp_path):
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "pr.md").read_text()
     assert "### airflow-platform plan: `prod`" in text
-    assert "| create | update | delete | same |" in text
-    assert "**Policy violations:** none" in text
+    assert "| create | update | replace | delete | same |" in text
+    # Nothing was evaluated, so nothing is claimed: not "none", not "0.00 USD".
+    assert "**Policy violations:** not evaluated" in text
+    assert "**Estimated monthly cost:** not evaluated" in text
+    assert "none" not in text.split("**Policy violations:**")[1].splitlines()[0]
+    assert "0.00" not in text
 
 
 def test_plan_refuses_misspelt_key_in_stack_file_without_traceback(tmp_path):

@@ -156,8 +156,11 @@ def test_storage_backup_object_lock_in_prod_only(declare, tier):
     settings, declared = _declared(declare, tier)
     backups = _bucket(declared, "backups")
     locks = declared.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
-    assert backups.inputs["objectLockEnabled"] is (tier is Tier.PROD)
+    # Never the bucket's creation-only flag: that would replace an existing bucket.
+    assert "objectLockEnabled" not in backups.inputs
     if tier is Tier.PROD:
+        assert locks[0].inputs["objectLockEnabled"] == "Enabled"
+        assert locks[0].inputs["bucket"] == backups.inputs["bucket"]
         assert locks[0].inputs["rule"]["defaultRetention"] == {
             "mode": "GOVERNANCE",
             "days": settings.config.backup.retention_days,

@@ -61,6 +61,31 @@ SIZING: dict[Tier, Sizing] = {
 
 EXECUTOR = {Platform.EKS: "KubernetesExecutor", Platform.MWAA: "CeleryExecutor"}
 
+# The Variable `mode` by tier (dags/platform_ops/dependencies.py reads it): dev and ephemeral
+# stacks say `dev`, so they never trigger work meant for production data.
+MODE: dict[Tier, str] = {
+    Tier.EPHEMERAL: "dev",
+    Tier.DEV: "dev",
+    Tier.STAGING: "staging",
+    Tier.PROD: "prod",
+}
+# New DAGs start paused where a human decides when they go live (staging, prod) and run at
+# once where authors try them (dev, ephemeral). The platform's own DAGs (backup, cleanups)
+# set `is_paused_upon_creation=False`, so they run everywhere from the first deploy.
+DAGS_PAUSED_AT_CREATION: dict[Tier, bool] = {
+    Tier.EPHEMERAL: False,
+    Tier.DEV: False,
+    Tier.STAGING: True,
+    Tier.PROD: True,
+}
+# Connections the secrets backend does not look up: `aws_default` is the runtime's own role,
+# asked for by every AWS hook; looking it up would cost a Secrets Manager call (and a
+# not-found error) per task. MWAA sets exactly this pattern itself (its image's
+# `_get_opinionated_airflow_secrets_config`, aws/amazon-mwaa-docker-images
+# images/airflow/<version>/python/mwaa/config/airflow.py), and setting `backend_kwargs`
+# replaces MWAA's value, so it is kept here.
+CONNECTIONS_LOOKUP_PATTERN = "^(?!aws_default$).*$"
+
 # What MWAA sets itself and refuses in airflowConfigurationOptions, and where each lives
 # there instead. tests/test_airflow_settings.py holds the environment to each of these.
 MWAA_MANAGED: dict[tuple[str, str], str] = {
@@ -85,6 +110,16 @@ def environment_name(stack: str) -> str:
 def secrets_prefix(stack: str) -> str:
     """Secrets Manager names of a stack's connections and Variables start with this."""
     return f"airflow/{stack}"
+
+
+def variables_prefix(stack: str) -> str:
+    """Where the secrets backend reads Variables: `<secrets_prefix>/variables/<key>`."""
+    return f"{secrets_prefix(stack)}/variables"
+
+
+def stack_variables(tier: Tier) -> dict[str, str]:
+    """The Airflow Variables the stack sets from its own config (components.AirflowVariables)."""
+    return {"mode": MODE[tier]}
 
 
 @dataclass(frozen=True)
@@ -114,7 +149,7 @@ def production_settings(
             "max_active_tasks_per_dag": str(sizing.max_active_tasks_per_dag),
             "max_active_runs_per_dag": str(sizing.max_active_runs_per_dag),
             "load_examples": "False",
-            "dags_are_paused_at_creation": "True",
+            "dags_are_paused_at_creation": str(DAGS_PAUSED_AT_CREATION[tier]),
             # A DAG file taking longer than this to import is an import error, not a stall.
             "dagbag_import_timeout": "60",
             "default_task_retries": "2",
@@ -147,7 +182,8 @@ def production_settings(
             "backend_kwargs": json.dumps(
                 {
                     "connections_prefix": f"{prefix}/connections",
-                    "variables_prefix": f"{prefix}/variables",
+                    "connections_lookup_pattern": CONNECTIONS_LOOKUP_PATTERN,
+                    "variables_prefix": variables_prefix(inputs.stack),
                     "config_prefix": None,
                 },
                 separators=(",", ":"),

@@ -38,14 +38,20 @@ def policy_document(*statements: dict[str, Any]) -> pulumi.Output[str]:
     )
 
 
-def service_trust_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Trust for an AWS service principal, limited to this account (confused deputy)."""
+def service_trust_policy(
+    service: str, account_id: pulumi.Input[str], source_arn: pulumi.Input[str] | None = None
+) -> pulumi.Output[str]:
+    """Trust for an AWS service principal, limited to this account and, when given, to the
+    resources matching `source_arn` (confused-deputy protection)."""
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
     return policy_document(
         {
             "Sid": "AssumeFromService",
             "Effect": "Allow",
             "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            "Condition": condition,
         }
     )

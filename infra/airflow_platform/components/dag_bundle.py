@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,10 @@ class DagBundleArgs:
     """The pinned Airflow, for the constraints line."""
     tags: Mapping[str, str]
     """The stack's tags."""
+    bucket_ready: Sequence[pulumi.Resource] = ()
+    """The bucket's versioning and public-access block (Storage.dag_bucket_ready). Objects
+    written before versioning is on get no version id, and MWAA's CreateEnvironment requires
+    one for requirements.txt, plugins.zip and the startup script."""
 
 
 def _content_type(path: str) -> str:
@@ -76,7 +80,9 @@ class DagBundle(pulumi.ComponentResource):
         self, name: str, args: DagBundleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("airflow-platform:aws:DagBundle", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Every object waits for the bucket to be versioned and private.
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.bucket_ready))
+        self._child = child
         files = bundle_files(args.dags_dir)
         for file in files:
             aws.s3.BucketObjectv2(
@@ -130,6 +136,6 @@ class DagBundle(pulumi.ComponentResource):
             metadata={"sha256": sha256},
             content_type=content_type,
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._child,
         )
         return stored.version_id

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from airflow_platform.aws_context import AwsContext
 from airflow_platform.config import Teardown
@@ -35,9 +36,27 @@ def instance_identifier(stack: str) -> str:
     return identifier
 
 
-def final_snapshot_identifier(stack: str) -> str:
-    """Name of the snapshot RDS takes when the instance is deleted (all tiers but ephemeral)."""
-    return f"{instance_identifier(stack)}-final"
+def final_snapshot_identifier(stack: str, suffix: str) -> str:
+    """Name of the snapshot RDS takes when the instance is deleted (all tiers but ephemeral):
+    `airflow-<stack>-metadata-final-<suffix>`, the suffix generated once per instance, so a
+    second destroy of a recreated stack, or a replaced instance, does not reuse a name RDS
+    already holds (it refuses a taken one and the delete fails)."""
+    return f"{instance_identifier(stack)}-final-{suffix}"
+
+
+# Inputs of the instance that replace it when they change (the provider's ForceNew fields
+# this component sets): the final-snapshot suffix is keyed on them, so a new instance gets a
+# new suffix and the old one's snapshot keeps its name.
+def _instance_keepers(
+    identifier: str, kms_key_arn: pulumi.Input[str] | None
+) -> dict[str, pulumi.Input[str]]:
+    return {
+        "identifier": identifier,
+        "engine": "postgres",
+        "dbName": DATABASE_NAME,
+        "username": MASTER_USERNAME,
+        "kmsKeyId": kms_key_arn if kms_key_arn is not None else "aws/rds",
+    }
 
 
 def parameters(config: DatabaseConfig) -> list[dict[str, str]]:
@@ -148,6 +167,19 @@ class MetadataDatabase(pulumi.ComponentResource):
             for kind in LOG_EXPORTS
         ]
         monitoring_role, monitoring_policy = self._monitoring_role()
+        final_snapshot = None
+        if not teardown.force_destroy:
+            # Generated once and kept in the state; regenerated only when the instance itself
+            # is replaced (its keepers are the inputs that replace it).
+            suffix = random.RandomId(
+                f"{name}-final-snapshot-suffix",
+                byte_length=4,
+                keepers=_instance_keepers(identifier, args.kms_key_arn),
+                opts=child,
+            )
+            final_snapshot = suffix.hex.apply(
+                lambda hex_suffix: final_snapshot_identifier(args.stack, hex_suffix)
+            )
 
         instance = aws.rds.Instance(
             f"{name}-instance",
@@ -183,9 +215,7 @@ class MetadataDatabase(pulumi.ComponentResource):
             deletion_protection=teardown.protect_data,
             delete_automated_backups=not teardown.protect_data,
             skip_final_snapshot=teardown.force_destroy,
-            final_snapshot_identifier=(
-                None if teardown.force_destroy else final_snapshot_identifier(args.stack)
-            ),
+            final_snapshot_identifier=final_snapshot,
             performance_insights_enabled=True,
             performance_insights_kms_key_id=args.kms_key_arn,
             performance_insights_retention_period=config.performance_insights_retention_days,

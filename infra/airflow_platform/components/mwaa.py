@@ -101,6 +101,9 @@ class MwaaEnvironmentArgs:
     """The stack's tags."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Project key for the environment and its log groups; AWS-owned keys when None."""
+    dag_bucket_ready: Sequence[pulumi.Resource] = ()
+    """The DAG bucket's versioning and public-access block (Storage.dag_bucket_ready): MWAA
+    checks both when it creates the environment."""
 
 
 class MwaaEnvironment(pulumi.ComponentResource):
@@ -124,7 +127,7 @@ class MwaaEnvironment(pulumi.ComponentResource):
         self.name = environment_name(args.stack)
         self.security_group_id = self._security_group()
         log_groups = self._log_groups()
-        role = self._execution_role()
+        role, role_policy = self._execution_role()
         config = args.config
         environment = aws.mwaa.Environment(
             f"{name}-environment",
@@ -161,7 +164,11 @@ class MwaaEnvironment(pulumi.ComponentResource):
                 for log_type in LOG_TYPES
             },
             tags=resource_tags(args.tags, self.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
+            # CreateEnvironment validates the role's permissions and the bucket's public-access
+            # block at once: the role's ARN alone would not wait for its policy.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*log_groups, role_policy, *args.dag_bucket_ready]
+            ),
         )
         self.arn = environment.arn
         self.webserver_url = environment.webserver_url
@@ -221,7 +228,7 @@ class MwaaEnvironment(pulumi.ComponentResource):
             for log_type in LOG_TYPES
         ]
 
-    def _execution_role(self) -> aws.iam.Role:
+    def _execution_role(self) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         args = self._args
         context = args.aws
         trust = policy_document(
@@ -230,7 +237,13 @@ class MwaaEnvironment(pulumi.ComponentResource):
                 "Effect": "Allow",
                 "Principal": {"Service": ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": context.account_id}},
+                # Confused-deputy protection as the MWAA User Guide recommends ("Cross-service
+                # confused deputy prevention"): this account, and this environment only. Its
+                # ARN is known before it exists, so the role need not wait for it.
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": context.account_id},
+                    "ArnLike": {"aws:SourceArn": environment_arn(context, self.name)},
+                },
             }
         )
         role = aws.iam.Role(
@@ -241,14 +254,23 @@ class MwaaEnvironment(pulumi.ComponentResource):
             tags=resource_tags(args.tags, f"{self.name}-execution"),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{self._name}-execution-policy",
             role=role.id,
             name="environment",
             policy=execution_policy(self.name, args),
             opts=pulumi.ResourceOptions(parent=role),
         )
-        return role
+        return role, policy
+
+
+def environment_arn(context: AwsContext, environment: str) -> pulumi.Output[str]:
+    """The ARN MWAA gives environment `environment` in this account and region."""
+    return pulumi.Output.concat(
+        f"arn:{context.partition}:airflow:{context.region}:",
+        context.account_id,
+        f":environment/{environment}",
+    )
 
 
 def execution_policy(environment: str, args: MwaaEnvironmentArgs) -> pulumi.Output[str]:
@@ -272,14 +294,14 @@ def execution_policy(environment: str, args: MwaaEnvironmentArgs) -> pulumi.Outp
         statement(
             "PublishEnvironmentMetrics",
             ["airflow:PublishMetrics"],
-            [scoped("airflow", f"environment/{environment}")],
+            [environment_arn(context, environment)],
         ),
         # The metadata_cleanup DAG runs `airflow db clean` through the environment's own CLI
         # endpoint: Airflow 3 tasks cannot reach the metadata database (AWS's documented way).
         statement(
             "RunOwnCliCommands",
             ["airflow:CreateCliToken"],
-            [scoped("airflow", f"environment/{environment}")],
+            [environment_arn(context, environment)],
         ),
         statement(
             "ReadDagBucket",
@@ -349,7 +371,13 @@ def execution_policy(environment: str, args: MwaaEnvironmentArgs) -> pulumi.Outp
             [pulumi.Output.concat(backups, f"/{BACKUP_PREFIX}/*.partial")],
         ),
     ]
-    via = [f"sqs.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
+    # SQS and S3 for MWAA itself; Secrets Manager for the stack's own secrets under the
+    # backend's prefix (the `mode` Variable), which the project key encrypts.
+    via = [
+        f"sqs.{region}.amazonaws.com",
+        f"s3.{region}.amazonaws.com",
+        f"secretsmanager.{region}.amazonaws.com",
+    ]
     kms_actions = [
         "kms:Decrypt",
         "kms:DescribeKey",
@@ -360,7 +388,7 @@ def execution_policy(environment: str, args: MwaaEnvironmentArgs) -> pulumi.Outp
     if args.kms_key_arn is not None:
         statements.append(
             statement(
-                "UseProjectKeyThroughSqsAndS3",
+                "UseProjectKeyThroughServices",
                 kms_actions,
                 [args.kms_key_arn],
                 condition={"StringLike": {"kms:ViaService": via}},

@@ -4,7 +4,7 @@ security group the Airflow runtime attaches to."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -36,8 +36,13 @@ def subnet_layout(
 class NetworkArgs:
     """Inputs of Network."""
 
+    stack: str
+    """Stack name, part of the names that are unique per account and region."""
     config: NetworkConfig
     """The stack's `network` section (tier defaults applied)."""
+    zones: Sequence[str]
+    """The region's Availability Zones (airflow_platform.zones.region_zones), at least
+    `config.az_count` of them: subnet i goes to zone i."""
     aws: AwsContext
     """Account and region."""
     tags: Mapping[str, str]
@@ -132,10 +137,14 @@ class Network(pulumi.ComponentResource):
             tags=self._tags("default-sg"),
             opts=child,
         )
-        zones = aws.get_availability_zones_output(
-            state="available",
-            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
-        ).names
+        zones = list(self._args.zones)
+        if len(zones) < config.az_count:
+            # The program checks this before declaring anything (zones.check_zone_count);
+            # a component used on its own gets the same refusal instead of an IndexError.
+            raise ValueError(
+                f"network.azCount = {config.az_count} needs {config.az_count} Availability "
+                f"Zones; {self._args.aws.region} offers {len(zones)} ({', '.join(zones)})"
+            )
 
         private_cidrs, public_cidrs = subnet_layout(config.vpc_cidr, config.az_count)
         public_subnets = [
@@ -223,7 +232,7 @@ class Network(pulumi.ComponentResource):
     def _subnet(
         self,
         vpc: aws.ec2.Vpc,
-        zones: pulumi.Output[list[str]],
+        zones: list[str],
         index: int,
         cidr: ipaddress.IPv4Network,
         role: str,
@@ -237,7 +246,7 @@ class Network(pulumi.ComponentResource):
             f"{self._name}-{suffix}",
             vpc_id=vpc.id,
             cidr_block=str(cidr),
-            availability_zone=zones.apply(lambda names: names[index]),
+            availability_zone=zones[index],
             # Nothing launched here gets a public IP by accident, public subnets included:
             # NAT gateways and load balancers bring their own.
             map_public_ip_on_launch=False,
@@ -247,30 +256,50 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, vpc: aws.ec2.Vpc) -> None:
         name, config, ctx, child = self._name, self._args.config, self._args.aws, self._child
+        # Log group names are unique per account and region: the stack's name keeps two
+        # stacks in one account apart.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/airflow-platform/{name}/vpc-flow-logs",
+            name=f"/airflow-platform/{self._args.stack}/vpc-flow-logs",
             retention_in_days=config.flow_log_retention_days,
             kms_key_id=self._args.kms_key_arn,
             tags=self._tags("flow-logs"),
             opts=child,
         )
+        # The permissions and trust the VPC User Guide documents for publishing flow logs to
+        # CloudWatch Logs ("IAM role for publishing flow logs to CloudWatch Logs"), scoped:
+        # writes to this stack's log group only; the trust to flow logs of this account.
+        flow_logs_in_account = ctx.account_id.apply(
+            lambda account: f"arn:{ctx.partition}:ec2:{ctx.region}:{account}:vpc-flow-log/*"
+        )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             description="VPC flow logs delivery to its own log group",
-            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com", ctx.account_id),
+            assume_role_policy=service_trust_policy(
+                "vpc-flow-logs.amazonaws.com", ctx.account_id, flow_logs_in_account
+            ),
             tags=self._tags("flow-logs-role"),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        in_region = ctx.account_id.apply(
+            lambda account: f"arn:{ctx.partition}:logs:{ctx.region}:{account}:log-group:*"
+        )
+        policy = aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
             role=role.id,
             policy=policy_document(
                 statement(
                     "DeliverToOwnLogGroup",
-                    ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                    [
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:DescribeLogStreams",
+                        "logs:PutLogEvents",
+                    ],
                     [log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
-                )
+                ),
+                # DescribeLogGroups lists; it cannot be scoped to one group.
+                statement("FindLogGroups", ["logs:DescribeLogGroups"], [in_region]),
             ),
             opts=child,
         )
@@ -283,5 +312,6 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags=self._tags("flow-log"),
-            opts=child,
+            # EC2 checks the role can deliver when the flow log is created.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )

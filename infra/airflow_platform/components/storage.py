@@ -137,8 +137,12 @@ class Storage(pulumi.ComponentResource):
     """The platform's three buckets, each private, encrypted, versioned and TLS-only.
 
     Outputs: `dag_bucket`, `log_archive_bucket`, `backup_bucket` (names) and their `*_arn`.
+    `dag_bucket_ready` holds the DAG bucket's versioning and public-access block: what writes
+    objects MWAA reads by version, or creates the environment (which checks the block), must
+    depend on them.
     """
 
+    dag_bucket_ready: list[pulumi.Resource]
     dag_bucket: pulumi.Output[str]
     dag_bucket_arn: pulumi.Output[str]
     log_archive_bucket: pulumi.Output[str]
@@ -162,7 +166,9 @@ class Storage(pulumi.ComponentResource):
                 object_lock_days=args.backup.retention_days if args.backup.object_lock else None,
             ),
         ]
+        self._ready: dict[str, list[pulumi.Resource]] = {}
         buckets = {spec.purpose: self._bucket(spec) for spec in specs}
+        self.dag_bucket_ready = self._ready["dags"]
         self.dag_bucket, self.dag_bucket_arn = buckets["dags"].bucket, buckets["dags"].arn
         self.log_archive_bucket = buckets["logs"].bucket
         self.log_archive_bucket_arn = buckets["logs"].arn
@@ -195,11 +201,13 @@ class Storage(pulumi.ComponentResource):
         name = args.aws.account_id.apply(
             lambda account: bucket_name(args.stack, spec.purpose, account, args.aws.region)
         )
+        # No `object_lock_enabled` here: on the bucket it is a creation-only flag, and turning
+        # object lock on for an existing bucket would replace it (and lose its data). The
+        # object-lock configuration below enables it on new and existing buckets alike.
         bucket = aws.s3.Bucket(
             prefix,
             bucket=name,
             force_destroy=args.teardown.force_destroy,
-            object_lock_enabled=spec.object_lock_days is not None,
             tags=resource_tags(args.tags, prefix, {"purpose": spec.purpose}),
             opts=opts,
         )
@@ -240,7 +248,14 @@ class Storage(pulumi.ComponentResource):
             transition_default_minimum_object_size="all_storage_classes_128K",
             opts=after(versioning),
         )
+        self._ready[spec.purpose] = [versioning, public_access]
         if spec.object_lock_days is not None:
+            # S3 enables object lock on an existing bucket once versioning is on (S3 User
+            # Guide, "Enable Object Lock on an existing S3 bucket"); the provider's resource
+            # does it through PutObjectLockConfiguration (pulumi registry,
+            # aws.s3.BucketObjectLockConfiguration: "enable Object Lock for new and existing
+            # buckets"). It cannot be turned off again: removing this only drops the default
+            # retention.
             aws.s3.BucketObjectLockConfiguration(
                 f"{prefix}-object-lock",
                 bucket=bucket.id,

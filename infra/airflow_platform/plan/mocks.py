@@ -8,11 +8,14 @@ Ids are derived from the resource's name, so two runs give the same plan.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
 
 import pulumi
+
+from airflow_platform.plan.regions import availability_zones
 
 PLACEHOLDER_ACCOUNT_ID = "123456789012"
 
@@ -48,6 +51,8 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:rds/subnetGroup:SubnetGroup": ("", "rds", "subgrp:{name}"),
     "aws:rds/parameterGroup:ParameterGroup": ("", "rds", "pg:{name}"),
     "aws:mwaa/environment:Environment": ("", "airflow", "environment/{name}"),
+    # Secrets Manager appends six random characters to a secret's name in its ARN.
+    "aws:secretsmanager/secret:Secret": ("", "secretsmanager", "secret:{name}-{suffix}"),
 }
 # Resources whose `name` AWS reports back (auto-named ones get their logical name here).
 _NAMED_TYPES = {
@@ -57,6 +62,7 @@ _NAMED_TYPES = {
     "aws:rds/parameterGroup:ParameterGroup",
 }
 _AWS_PROVIDER = "pulumi:providers:aws"
+_RANDOM_ID = "random:index/randomId:RandomId"
 # Inputs that name the resource: the id AWS gives it is that name.
 _NAME_INPUTS = ("bucket", "name", "functionName", "identifier", "roleName")
 _GLOBAL_SERVICES = {"iam", "s3"}
@@ -96,9 +102,9 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "region": region,
             }
         elif service:
-            state.setdefault(
-                "arn", self._arn(service, template.format(id=resource_id, name=name), region)
-            )
+            suffix = hashlib.sha256(name.encode()).hexdigest()[:6]
+            resource = template.format(id=resource_id, name=name, suffix=suffix)
+            state.setdefault("arn", self._arn(service, resource, region))
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = resource_id
         if args.typ == "aws:ec2/eip:Eip":
@@ -110,6 +116,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             state |= self._rds_instance(resource_id, name, inputs, region)
         if args.typ == "aws:s3/bucketObjectv2:BucketObjectv2":
             state |= _bucket_object(inputs)
+        if args.typ == _RANDOM_ID:
+            state |= _random_id(args.name, inputs)
         if args.typ == "aws:mwaa/environment:Environment":
             label = hashlib.sha256(f"{self.account_id}:{name}".encode()).hexdigest()
             state["webserverUrl"] = f"{label[:8]}-{label[8:12]}.c2.{region}.airflow.amazonaws.com"
@@ -169,10 +177,12 @@ class PlanMocks(pulumi.runtime.Mocks):
         }
 
     def _availability_zones(self) -> dict[str, Any]:
-        letters = "abcdef"
+        # The region's real zones, so `network.azCount` beyond them fails here as it would
+        # at deploy time (the program checks the count against this answer).
+        names = list(availability_zones(self.region))
         return {
-            "names": [f"{self.region}{letter}" for letter in letters],
-            "zoneIds": [f"{self.region[:3]}az{n}" for n in range(1, len(letters) + 1)],
+            "names": names,
+            "zoneIds": [f"{self.region[:3]}-az{n}" for n in range(1, len(names) + 1)],
             "id": self.region,
         }
 
@@ -190,3 +200,19 @@ def _bucket_object(inputs: dict[str, Any]) -> dict[str, Any]:
     content = inputs.get("contentBase64") or inputs.get("content") or inputs.get("sourceHash")
     digest = hashlib.sha256(json.dumps([inputs.get("key"), content]).encode()).hexdigest()
     return {"versionId": digest[:32], "etag": digest[32:64]}
+
+
+def _random_id(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """pulumi-random's RandomId: stable for the same name and keepers, new when a keeper
+    changes (as a replacement would generate), in each encoding the provider returns."""
+    size = int(inputs.get("byteLength") or 8)
+    seed = json.dumps([name, inputs.get("keepers"), inputs.get("prefix")], sort_keys=True)
+    raw = hashlib.sha256(seed.encode()).digest()[:size]
+    b64_url = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return {
+        "id": b64_url,
+        "hex": f"{inputs.get('prefix') or ''}{raw.hex()}",
+        "b64Url": b64_url,
+        "b64Std": base64.b64encode(raw).decode(),
+        "dec": str(int.from_bytes(raw, "big")),
+    }
