@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from airflow_platform.config import ConfigError, settings_from_values
-from airflow_platform.config.model import MWAA_DEFAULT_WORKER_QUOTA, MwaaConfig
+from airflow_platform.config.mwaa import MWAA_DEFAULT_WORKER_QUOTA, MwaaConfig
 
 NS = "airflow-platform"
 

@@ -21,7 +21,7 @@ from airflow_platform.airflow_settings import (
     secrets_prefix,
 )
 from airflow_platform.aws_context import AwsContext
-from airflow_platform.config.model import MwaaConfig
+from airflow_platform.config.mwaa import MwaaConfig
 from airflow_platform.iam import policy_document, statement
 from airflow_platform.tagging import resource_tags
 

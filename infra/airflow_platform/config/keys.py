@@ -13,6 +13,7 @@ Paths are tuples of camelCase keys from the namespace's root, such as `("network
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +21,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from airflow_platform.config.model import PlatformConfig, nested_model
+from airflow_platform.config.base import nested_model
+from airflow_platform.config.model import PlatformConfig
 
+NAMESPACE = "airflow-platform"
+"""The project's config namespace: `airflow-platform:<key>`."""
 Path = tuple[str, ...]
 _UNKNOWN_RANK = 1_000_000
 
@@ -170,3 +174,32 @@ def dotted(path: Path) -> str:
     for part in path:
         text += f'["{part}"]' if "." in part else (f".{part}" if text else part)
     return text
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` wins; nested mappings merge key by key; lists and scalars replace."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def unknown_key(full_key: str, key: str, allowed: list[str]) -> str:
+    """`<key> is not a known key (did you mean ...?); allowed here: ...`."""
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{full_key} is not a known key{hint}; allowed here: {', '.join(allowed)}"
+
+
+def allowed_keys(path: list[str]) -> list[str]:
+    """The keys a section at `path` allows (empty when `path` is no section)."""
+    model: type[BaseModel] | None = PlatformConfig
+    for part in path:
+        fields = fields_of(model)
+        model = nested_model(fields[part].annotation) if part in fields else None
+        if model is None:
+            return []
+    return sorted(fields_of(model))

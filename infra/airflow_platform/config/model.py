@@ -7,26 +7,28 @@ Tier defaults are not here but in `tiers.py`: a field's default below applies to
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
+from airflow_platform.config.base import (
+    LOG_RETENTION_DAYS,
+    ConfigModel,
+    RuleProblem,
+    enforce,
+    matches,
+)
+from airflow_platform.config.mwaa import MwaaConfig, WebserverAccess
 from airflow_platform.config.windows import (
     parse_daily_window,
     parse_weekly_window,
@@ -58,12 +60,6 @@ class GlacierClass(StrEnum):
     DEEP_ARCHIVE = "DEEP_ARCHIVE"
 
 
-# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
-)  # fmt: skip
-
 REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-[a-z]+-\d$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
@@ -71,79 +67,12 @@ _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 
 
-def _matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"expected {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-VpcId = Annotated[str, _matches(_VPC_ID, "a VPC id such as vpc-0123456789abcdef0")]
-SubnetId = Annotated[str, _matches(_SUBNET_ID, "a subnet id such as subnet-0123456789abcdef0")]
+VpcId = Annotated[str, matches(_VPC_ID, "a VPC id such as vpc-0123456789abcdef0")]
+SubnetId = Annotated[str, matches(_SUBNET_ID, "a subnet id such as subnet-0123456789abcdef0")]
 TagValue = Annotated[
-    str, _matches(_TAG_VALUE, "1-256 letters, digits, spaces or the characters . : / = + - @ _")
+    str, matches(_TAG_VALUE, "1-256 letters, digits, spaces or the characters . : / = + - @ _")
 ]
-Region = Annotated[str, _matches(REGION, "a region such as eu-west-1")]
-
-
-def nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The config section a field holds (`NetworkConfig` for `NetworkConfig | None`), if any."""
-    for candidate in (annotation, *(getattr(annotation, "__args__", ()) or ())):
-        if inspect.isclass(candidate) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
-
-
-@dataclass(frozen=True)
-class RuleProblem:
-    """A rule across several keys that a section's values break."""
-
-    message: str
-    keys: tuple[str, ...]
-    """The keys the rule reads, dotted and camelCase, relative to the section checking it (the
-    first is the one the message is mostly about)."""
-
-
-class RuleError(ValueError):
-    """The rules across keys that one section breaks, each naming the keys it involves."""
-
-    def __init__(self, problems: Sequence[RuleProblem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n  - ".join(problem.message for problem in self.problems))
-
-
-class RuleCollector:
-    """A validation context (`model_validate(..., context=RuleCollector())`) under which the
-    sections hand their broken rules here instead of raising them. A raised rule would make
-    the section invalid, and pydantic runs a model's after-validators only when all its fields
-    are valid: collected, every section's rules and the tier floors above them all run in the
-    same validation."""
-
-    def __init__(self) -> None:
-        self.found: list[tuple[BaseModel, RuleProblem]] = []
-
-
-def _enforce(model: BaseModel, info: ValidationInfo, problems: list[RuleProblem]) -> None:
-    if not problems:
-        return
-    if isinstance(info.context, RuleCollector):
-        info.context.found += [(model, problem) for problem in problems]
-        return
-    raise RuleError(problems)
-
-
-class ConfigModel(BaseModel):
-    """Base of every config section: camelCase keys, unknown keys refused, immutable."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        use_attribute_docstrings=True,
-    )
+Region = Annotated[str, matches(REGION, "a region such as eu-west-1")]
 
 
 class ExistingVpc(ConfigModel):
@@ -153,7 +82,7 @@ class ExistingVpc(ConfigModel):
     """Id of the VPC."""
     private_subnet_ids: list[SubnetId] = Field(min_length=2)
     """Private subnets with a route to a NAT, in at least two AZs (MWAA and RDS need two)."""
-    public_subnet_ids: list[SubnetId] = []
+    public_subnet_ids: list[SubnetId] = Field(default_factory=list)
     """Public subnets, only needed for internet-facing load balancers."""
 
 
@@ -226,7 +155,7 @@ class LogArchiveConfig(ConfigModel):
                     ("expireDays", "transitionToGlacierDays"),
                 )
             )
-        _enforce(self, info, problems)
+        enforce(self, info, problems)
         return self
 
 
@@ -292,7 +221,7 @@ class DatabaseConfig(ConfigModel):
     """PostgreSQL version, 13-17 (Airflow 3's range); a major version alone takes RDS's
     current minor and lets minor upgrades happen in the maintenance window."""
     instance_class: Annotated[
-        str, _matches(_INSTANCE_CLASS, "an RDS instance class such as db.t4g.micro")
+        str, matches(_INSTANCE_CLASS, "an RDS instance class such as db.t4g.micro")
     ] = "db.t4g.micro"
     """RDS instance class, such as db.t4g.micro or db.m7g.large."""
     allocated_storage_gb: int = Field(default=20, ge=_GP3_MIN_GB, le=_GP3_MAX_GB)
@@ -364,7 +293,7 @@ class DatabaseConfig(ConfigModel):
                     ("backupWindow", "maintenanceWindow"),
                 )
             )
-        _enforce(self, info, problems)
+        enforce(self, info, problems)
         return self
 
 
@@ -392,139 +321,6 @@ class EphemeralConfig(ConfigModel):
         return value.astimezone(UTC) if value else None
 
 
-class MwaaEnvironmentClass(StrEnum):
-    """MWAA's environment sizes (scheduler, web server and worker capacity)."""
-
-    MICRO = "mw1.micro"
-    SMALL = "mw1.small"
-    MEDIUM = "mw1.medium"
-    LARGE = "mw1.large"
-    XLARGE = "mw1.xlarge"
-    XXLARGE = "mw1.2xlarge"
-
-
-class WebserverAccess(StrEnum):
-    """Who can reach the Airflow UI and API."""
-
-    PRIVATE_ONLY = "PRIVATE_ONLY"
-    PUBLIC_ONLY = "PUBLIC_ONLY"
-
-
-class LogLevel(StrEnum):
-    """MWAA's CloudWatch log levels."""
-
-    CRITICAL = "CRITICAL"
-    ERROR = "ERROR"
-    WARNING = "WARNING"
-    INFO = "INFO"
-    DEBUG = "DEBUG"
-
-
-_MWAA_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
-# MWAA's option names are section.key, at most 64 characters; values at most 256.
-_MWAA_OPTION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-# MWAA's "Workers per environment" quota: 25 by default, adjustable through Service Quotas
-# (https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-quotas.html; the FAQ says an
-# increase allows up to 50: https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-faqs.html#scaling-quota).
-MWAA_DEFAULT_WORKER_QUOTA = 25
-
-
-class MwaaConfig(ConfigModel):
-    """`airflow-platform:mwaa`: the MWAA environment (mwaa stacks only)."""
-
-    environment_class: MwaaEnvironmentClass = MwaaEnvironmentClass.SMALL
-    """mw1.micro, mw1.small, mw1.medium, mw1.large, mw1.xlarge or mw1.2xlarge."""
-    min_workers: int = Field(default=1, ge=1)
-    """Workers always running (1 to `maxWorkersQuota`)."""
-    max_workers: int = Field(default=2, ge=1)
-    """Workers MWAA may scale out to under load (at least `minWorkers`, at most
-    `maxWorkersQuota`)."""
-    max_workers_quota: int = Field(default=MWAA_DEFAULT_WORKER_QUOTA, ge=1)
-    """The account's MWAA quota of workers per environment (AWS's default, 25, is adjustable);
-    `minWorkers` and `maxWorkers` may not exceed it. Raise it only after AWS has raised the
-    quota (Service Quotas)."""
-    schedulers: int = Field(default=2, ge=1, le=5)
-    """Schedulers (2-5; mw1.micro runs exactly 1)."""
-    webserver_access: WebserverAccess = WebserverAccess.PRIVATE_ONLY
-    """PRIVATE_ONLY (reachable from the VPC only; required in staging and prod) or
-    PUBLIC_ONLY (IAM-authenticated, from the internet)."""
-    log_level: LogLevel = LogLevel.INFO
-    """Level of the scheduler, DAG-processing, web-server and worker logs."""
-    task_log_level: LogLevel = LogLevel.INFO
-    """Level of the task logs."""
-    log_retention_days: int = 30
-    """Retention MWAA's log groups get (the stack sets it), one of CloudWatch's values."""
-    maintenance_window_start: Annotated[
-        str, _matches(_MWAA_WINDOW, "a weekly start time such as SUN:03:00 (UTC, on :00 or :30)")
-    ] = "SUN:03:00"
-    """Start of MWAA's weekly maintenance window, DAY:HH:MM UTC on the hour or half hour."""
-    airflow_options: dict[str, str] = {}
-    """Extra Airflow options (`section.key: value`) over the production settings."""
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention(cls, days: int) -> int:
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return days
-
-    @field_validator("airflow_options")
-    @classmethod
-    def _options(cls, options: dict[str, str]) -> dict[str, str]:
-        for key, value in options.items():
-            if len(key) > 64 or not _MWAA_OPTION.fullmatch(key):
-                raise ValueError(
-                    f"option {key!r} is not a section.key name of at most 64 characters "
-                    "(lowercase letters, digits, _)"
-                )
-            if not 1 <= len(value) <= 256:
-                raise ValueError(f"option {key!r}: MWAA takes values of 1-256 characters")
-        return options
-
-    @model_validator(mode="after")
-    def _capacity(self, info: ValidationInfo) -> MwaaConfig:
-        problems = []
-        quota = self.max_workers_quota
-        for key, workers in (("minWorkers", self.min_workers), ("maxWorkers", self.max_workers)):
-            if workers > quota:
-                problems.append(
-                    RuleProblem(
-                        f"{key} ({workers}) is above maxWorkersQuota ({quota}), the account's "
-                        "MWAA quota of workers per environment: once AWS has raised the quota "
-                        "(Service Quotas), set airflow-platform:mwaa.maxWorkersQuota to it",
-                        (key, "maxWorkersQuota"),
-                    )
-                )
-        if self.max_workers < self.min_workers:
-            problems.append(
-                RuleProblem(
-                    f"maxWorkers ({self.max_workers}) must be at least minWorkers "
-                    f"({self.min_workers})",
-                    ("maxWorkers", "minWorkers"),
-                )
-            )
-        micro = self.environment_class is MwaaEnvironmentClass.MICRO
-        if micro and (self.schedulers != 1 or self.max_workers != 1):
-            problems.append(
-                RuleProblem(
-                    f"environmentClass {self.environment_class.value} runs exactly 1 scheduler "
-                    f"and 1 worker (schedulers: {self.schedulers}, maxWorkers: "
-                    f"{self.max_workers})",
-                    ("environmentClass", "schedulers", "maxWorkers"),
-                )
-            )
-        if not micro and self.schedulers < 2:
-            problems.append(
-                RuleProblem(
-                    f"environmentClass {self.environment_class.value} runs 2 to 5 schedulers "
-                    f"(schedulers: {self.schedulers})",
-                    ("schedulers", "environmentClass"),
-                )
-            )
-        _enforce(self, info, problems)
-        return self
-
-
 RESERVED_TAGS = frozenset({"project", "stack", "tier", "owner", "expires-at", "Name"})
 
 
@@ -546,7 +342,7 @@ class PlatformConfig(ConfigModel):
     """mwaa or eks (tier default: mwaa for dev and ephemeral, eks for staging and prod)."""
     owner: TagValue = "data-platform"
     """Team that owns the stack; the `owner` tag of every resource."""
-    tags: Annotated[dict[str, TagValue], AfterValidator(_tag_keys)] = {}
+    tags: Annotated[dict[str, TagValue], AfterValidator(_tag_keys)] = Field(default_factory=dict)
     """Extra tags for every resource (the platform's own tags cannot be overridden)."""
     network: NetworkConfig = NetworkConfig()
     """The VPC."""
@@ -632,5 +428,5 @@ class PlatformConfig(ConfigModel):
                     ("mwaa.webserverAccess", "tier"),
                 )
             )
-        _enforce(self, info, problems)
+        enforce(self, info, problems)
         return self
