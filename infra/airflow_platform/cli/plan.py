@@ -62,7 +62,7 @@ def plan(
             "--diff",
             envvar="AIRFLOW_PLATFORM_PLAN_DIFF",
             metavar="FILE",
-            help="A base plan JSON; steps become create/update/delete/same against it.",
+            help="A base plan JSON; steps become create/update/replace/delete/same against it.",
             exists=True,
             dir_okay=False,
             show_default=False,

@@ -50,6 +50,18 @@ from typing import Any
 
 _MISSING = object()
 
+# The ingress and egress rule resources share one schema.
+_SECURITY_GROUP_RULE = frozenset(
+    {
+        "cidrIpv4",
+        "cidrIpv6",
+        "prefixListId",
+        "referencedSecurityGroupId",
+        "region",
+        "securityGroupId",
+    }
+)
+
 REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     # aws_cloudwatch_log_group: internal/service/logs/group.go
     #   @ 0073593e7d6993ba482409f4dc35438daaa79bb3 (kmsKeyId and retentionInDays update in place)
@@ -299,29 +311,11 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     #   cidrIpv4/cidrIpv6/prefixListId/referencedSecurityGroupId: ModifyPlan replaces only when
     #   the rule's source kind changes (e.g. cidrIpv4 -> referencedSecurityGroupId); a new value
     #   of the same kind is ModifySecurityGroupRules in place.
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": frozenset(
-        {
-            "cidrIpv4",
-            "cidrIpv6",
-            "prefixListId",
-            "referencedSecurityGroupId",
-            "region",
-            "securityGroupId",
-        }
-    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _SECURITY_GROUP_RULE,
     # aws_vpc_security_group_ingress_rule (Framework): internal/service/ec2/
     #   vpc_security_group_ingress_rule.go @ d2b7f56a7c451244abd1e467109ba703bd9eedd3
     #   (same conditional source-kind rule as the egress rule above)
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": frozenset(
-        {
-            "cidrIpv4",
-            "cidrIpv6",
-            "prefixListId",
-            "referencedSecurityGroupId",
-            "region",
-            "securityGroupId",
-        }
-    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _SECURITY_GROUP_RULE,
     # aws_secretsmanager_secret: internal/service/secretsmanager/secret.go
     #   @ 00c21cedec069dd27093b175baf15bac6d4b30fe. type (managed external secrets) is newer
     #   than that source; the bridged docs say it "cannot be changed after creation" (unverified).
