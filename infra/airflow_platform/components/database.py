@@ -44,9 +44,10 @@ def final_snapshot_identifier(stack: str, suffix: str) -> str:
     return f"{instance_identifier(stack)}-final-{suffix}"
 
 
-# Inputs of the instance that replace it when they change (the provider's ForceNew fields
-# this component sets): the final-snapshot suffix is keyed on them, so a new instance gets a
-# new suffix and the old one's snapshot keeps its name.
+# The final-snapshot suffix is keyed on the inputs that replace the instance when they change
+# (the provider's ForceNew fields this component sets; plan/replacement.py lists them all) and
+# on the identifier the name carries: a new instance gets a new suffix, and the old one's
+# snapshot keeps its name.
 def _instance_keepers(
     identifier: str, kms_key_arn: pulumi.Input[str] | None
 ) -> dict[str, pulumi.Input[str]]:
