@@ -44,10 +44,11 @@ $(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt dags/requirements.txt versions
 plan: $(PLAN_STAMP) ## The dev stack's offline plan (installs only what the plan needs)
 	$(BIN)/airflow-platform plan dev
 
-lint: $(TEST_STAMP) ## ruff (lint and format check) and shellcheck
+lint: $(TEST_STAMP) ## ruff (lint and format check), shellcheck and hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/shellcheck images/mwaa/startup.sh
+	$(BIN)/hadolint images/eks/Dockerfile
 
 test: lint ## Lint, then every test, in the pinned Airflow (what .ci/run runs)
 	$(BIN)/pytest

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as kubernetes
 
 from airflow_platform.airflow_settings import (
     SettingsInputs,
@@ -21,10 +22,18 @@ from airflow_platform.airflow_settings import (
     variables_prefix,
 )
 from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.airflow_eks import AirflowOnEks, AirflowOnEksArgs
 from airflow_platform.components.airflow_variables import AirflowVariables, AirflowVariablesArgs
 from airflow_platform.components.dag_bundle import DagBundle, DagBundleArgs
-from airflow_platform.components.database import MetadataDatabase, MetadataDatabaseArgs
+from airflow_platform.components.database import (
+    DATABASE_NAME,
+    MetadataDatabase,
+    MetadataDatabaseArgs,
+)
+from airflow_platform.components.database import PORT as DATABASE_PORT
+from airflow_platform.components.eks import EksCluster, EksClusterArgs, task_node_pool
 from airflow_platform.components.encryption import ProjectKey, ProjectKeyArgs
+from airflow_platform.components.image import AirflowImage, AirflowImageArgs
 from airflow_platform.components.mwaa import MwaaEnvironment, MwaaEnvironmentArgs
 from airflow_platform.components.network import Network, NetworkArgs
 from airflow_platform.components.storage import Storage, StorageArgs
@@ -82,6 +91,26 @@ storage = Storage(
     ),
 )
 
+# eks stacks: the cluster comes first, as the database admits its pods' security group.
+eks = None
+if settings.platform is Platform.EKS:
+    eks = EksCluster(
+        "eks",
+        EksClusterArgs(
+            stack=settings.stack,
+            aws=aws_context,
+            config=config.eks,
+            kubernetes_version=versions().kubernetes,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            tags=tags,
+            kms_key_arn=key_arn,
+        ),
+    )
+# MWAA attaches the network's airflow-runtime group; EKS Auto Mode's pods carry the cluster
+# security group EKS creates (components/eks.py).
+runtime_group = eks.security_group_id if eks is not None else network.runtime_security_group_id
+
 database = None
 if config.database.enabled:
     replica_region = config.backup.replica_region
@@ -112,7 +141,7 @@ if config.database.enabled:
             teardown=settings.teardown,
             vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids,
-            client_security_group_id=network.runtime_security_group_id,
+            client_security_group_id=runtime_group,
             tags=tags,
             kms_key_arn=key_arn,
             replica_provider=replica_provider,
@@ -141,6 +170,7 @@ if settings.platform is Platform.MWAA:
             environment_name=environment_name(settings.stack),
             backup_bucket=storage.backup_bucket,
             log_archive_bucket=storage.log_archive_bucket,
+            dag_bucket=storage.dag_bucket,
         ),
     )
     mwaa = MwaaEnvironment(
@@ -165,6 +195,71 @@ if settings.platform is Platform.MWAA:
             kms_key_arn=key_arn,
             dag_bucket_ready=storage.dag_bucket_ready,
         ),
+    )
+
+airflow_on_eks = None
+image = None
+if eks is not None and database is not None:
+    eks_bundle = DagBundle(
+        "dag-bundle",
+        DagBundleArgs(
+            bucket=storage.dag_bucket,
+            dags_dir=PROJECT_DIR / "dags",
+            tags=tags,
+            bucket_ready=storage.dag_bucket_ready,
+            platform=Platform.EKS,
+        ),
+    )
+    image = AirflowImage(
+        "image",
+        AirflowImageArgs(
+            stack=settings.stack,
+            versions=versions(),
+            teardown=settings.teardown,
+            tags=tags,
+            kms_key_arn=key_arn,
+            # The project this program belongs to (a copy plans its own files).
+            context_dir=PROJECT_DIR,
+            dockerfile=PROJECT_DIR / "images" / "eks" / "Dockerfile",
+        ),
+    )
+    # Components create no providers: the cluster's own, from its kubeconfig.
+    cluster_provider = kubernetes.Provider("eks-kubernetes", kubeconfig=eks.kubeconfig)
+    airflow_on_eks = AirflowOnEks(
+        "airflow",
+        AirflowOnEksArgs(
+            stack=settings.stack,
+            tier=settings.tier,
+            aws=aws_context,
+            cluster_name=eks.name,
+            cluster_arn=eks.arn,
+            settings=production_settings(
+                settings.tier,
+                SettingsInputs(
+                    stack=settings.stack,
+                    platform=settings.platform,
+                    environment_name=environment_name(settings.stack),
+                    backup_bucket=storage.backup_bucket,
+                    log_archive_bucket=storage.log_archive_bucket,
+                    dag_bucket=storage.dag_bucket,
+                ),
+            ),
+            image_repository=image.repository_url,
+            image_tag=image.image_tag,
+            image_digest=image.image_ref.apply(lambda ref: ref.split("@", 1)[1]),
+            database_address=database.address,
+            database_port=DATABASE_PORT,
+            database_name=DATABASE_NAME,
+            master_secret_arn=database.secret_arn,
+            dag_bucket_arn=storage.dag_bucket_arn,
+            log_archive_bucket_arn=storage.log_archive_bucket_arn,
+            backup_bucket_arn=storage.backup_bucket_arn,
+            task_node_pool=task_node_pool([c.value for c in config.eks.task_capacity_types]),
+            tags=tags,
+            kms_key_arn=key_arn,
+            wait_for=eks_bundle.objects,
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster_provider}),
     )
 
 variables = AirflowVariables(
@@ -194,6 +289,17 @@ if mwaa is not None:
     pulumi.export("mwaaEnvironmentArn", mwaa.arn)
     pulumi.export("mwaaWebserverUrl", mwaa.webserver_url)
     pulumi.export("mwaaExecutionRoleArn", mwaa.execution_role_arn)
+if eks is not None:
+    pulumi.export("eksClusterName", eks.name)
+    pulumi.export("eksEndpoint", eks.endpoint)
+    pulumi.export("eksSecurityGroupId", eks.security_group_id)
+    pulumi.export("eksDeployerSecurityGroupId", eks.deployer_security_group_id)
+    pulumi.export("kubeconfig", eks.kubeconfig)
+if airflow_on_eks is not None and image is not None:
+    pulumi.export("airflowNamespace", airflow_on_eks.namespace)
+    pulumi.export("airflowRelease", airflow_on_eks.release_name)
+    pulumi.export("ecrRepository", image.repository_url)
+    pulumi.export("airflowImage", image.image_ref)
 if key is not None:
     pulumi.export("kmsKeyArn", key.key_arn)
 if settings.expires_at is not None:

@@ -4,11 +4,14 @@ is carried by both, or MWAA provides it itself in a way the environment is check
 
 from __future__ import annotations
 
+import json
 import re
 
+import pulumi
 import pytest
 
 from airflow_platform.airflow_settings import (
+    DAG_BUNDLE_NAME,
     FAB_AUTH_MANAGER,
     METADATA_SECRET_NAME,
     MWAA_MANAGED,
@@ -19,6 +22,7 @@ from airflow_platform.airflow_settings import (
     production_settings,
     stack_variables,
 )
+from airflow_platform.bundle import dag_key
 from airflow_platform.config import Platform, Tier
 from tests.conftest import ROOT
 
@@ -26,7 +30,7 @@ CUSTOM_SECTIONS = {"platform"}  # read by the platform's own DAGs, unknown to Ai
 
 
 def settings_for_platform(tier: Tier, platform: Platform) -> dict:
-    inputs = SettingsInputs("stack", platform, "airflow-stack", "backups", "log-archive")
+    inputs = SettingsInputs("stack", platform, "airflow-stack", "backups", "log-archive", "dags")
     return production_settings(tier, inputs)
 
 
@@ -180,3 +184,81 @@ def test_the_secrets_backend_skips_aws_default_and_reads_the_stacks_prefixes():
     assert all(pattern.match(c) for c in ("metadata_db", "slack_alerts", "aws_default_2"))
     assert kwargs["variables_prefix"] == "airflow/stack/variables"
     assert kwargs["connections_prefix"] == "airflow/stack/connections"
+
+
+# eks stacks' DAGs: the S3 DAG bundle over the DAG bucket's dags/ prefix.
+
+
+def bundle_list(tier: Tier) -> list[dict]:
+    return json.loads(
+        settings_for_platform(tier, Platform.EKS)["dag_processor"]["dag_bundle_config_list"]
+    )
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_eks_reads_its_dags_from_the_keys_ship_dags_writes_at_the_tier_refresh_interval(tier):
+    [bundle] = bundle_list(tier)
+    assert bundle["name"] == DAG_BUNDLE_NAME == "dags-folder"
+    assert bundle["classpath"] == "airflow.providers.amazon.aws.bundles.s3.S3DagBundle"
+    kwargs = bundle["kwargs"]
+    assert kwargs["bucket_name"] == "dags"
+    assert dag_key("etl/daily.py").startswith(kwargs["prefix"])
+    assert kwargs["prefix"] == "dags/"
+    assert kwargs["refresh_interval"] == SIZING[tier].refresh_interval_seconds
+    # None: the hook looks no connection up and uses boto3's chain (the pods' own role).
+    assert kwargs["aws_conn_id"] is None
+
+
+def test_the_pinned_airflow_accepts_the_bundle_list_and_the_provider_takes_its_kwargs():
+    import inspect
+
+    from airflow._shared.module_loading import import_string
+    from airflow.dag_processing.bundles.base import BaseDagBundle
+    from airflow.dag_processing.bundles.manager import _parse_bundle_config
+
+    [parsed] = _parse_bundle_config(bundle_list(Tier.PROD))
+    bundle_class = import_string(parsed.classpath)
+    assert issubclass(bundle_class, BaseDagBundle)
+    accepted = set(inspect.signature(bundle_class).parameters) | set(
+        inspect.signature(BaseDagBundle).parameters
+    )
+    assert set(parsed.kwargs) <= accepted
+
+
+def test_mwaa_stacks_leave_the_dag_bundle_list_to_mwaa_and_refuse_an_override():
+    settings = settings_for_platform(Tier.DEV, Platform.MWAA)
+    assert "dag_bundle_config_list" not in settings["dag_processor"]
+    assert ("dag_processor", "dag_bundle_config_list") in MWAA_MANAGED
+    with pytest.raises(ValueError, match=r"MWAA manages dag_processor\.dag_bundle_config_list"):
+        mwaa_options(settings, {"dag_processor.dag_bundle_config_list": "[]"})
+
+
+def test_an_eks_stack_without_its_dag_bucket_is_refused():
+    inputs = SettingsInputs("stack", Platform.EKS, "airflow-stack", "backups", "log-archive")
+    with pytest.raises(ValueError, match="dag_bucket"):
+        production_settings(Tier.STAGING, inputs)
+
+
+def test_the_bundle_list_reaches_helm_config_intact_through_the_charts_tpl():
+    # The chart renders every config value through `tpl` (templates/configmaps/configmap.yaml):
+    # a "{{" would start a template action.
+    helm = helm_values(settings_for_platform(Tier.PROD, Platform.EKS), Tier.PROD)
+    value = helm["config"]["dag_processor"]["dag_bundle_config_list"]
+    assert "{{" not in value
+    assert json.loads(value) == bundle_list(Tier.PROD)
+
+
+def test_the_bundle_list_names_the_dag_bucket_when_it_is_an_output(declare):
+    bucket = "airflow-staging-dags-123456789012-eu-west-1"
+
+    def build() -> None:
+        inputs = SettingsInputs(
+            "staging", Platform.EKS, "airflow-staging", "backups", "logs",
+            pulumi.Output.from_input(bucket),
+        )  # fmt: skip
+        settings = production_settings(Tier.STAGING, inputs)
+        pulumi.export("bundles", settings["dag_processor"]["dag_bundle_config_list"])
+
+    outputs = declare(build, "staging").run.outputs
+    [bundle] = json.loads(outputs["bundles"])
+    assert bundle["kwargs"]["bucket_name"] == bucket

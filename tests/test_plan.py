@@ -28,6 +28,8 @@ def taggable(token: str) -> bool:
 
     if token.startswith("pulumi:providers:"):
         return False  # a provider carries default tags, not tags of its own
+    if token.startswith(("kubernetes:", "docker-build:")):
+        return False  # Kubernetes objects carry labels; an image's `tags` are image tags
 
     package, module_and_class = token.split(":", 1)
     module, cls = module_and_class.split("/")[0], token.rsplit(":", 1)[1]
@@ -91,7 +93,9 @@ def assert_contract(doc: dict, stack: str) -> None:
         if state["custom"]:
             # Resources, and explicit providers (a second region), as `pulumi preview` shows.
             assert re.match(
-                r"^((aws|random):[a-z0-9]+/[a-zA-Z0-9]+:[A-Z]|pulumi:providers:aws$)",
+                r"^((aws|random):[a-z0-9]+/[a-zA-Z0-9]+:[A-Z]|docker-build:index:Image$"
+                r"|kubernetes:[a-z0-9.]+/[a-z0-9]+:[A-Z]"
+                r"|pulumi:providers:(aws|kubernetes)$)",
                 state["type"],
             ), step["urn"]
             assert all(re.match(r"^[a-z][a-zA-Z0-9]*$", key) for key in state["inputs"]), (
@@ -158,6 +162,8 @@ def _project_copy(tmp_path: Path) -> Path:
     # The DAG bundle and the startup script are the program's inputs too (mwaa stacks).
     shutil.copytree(ROOT / "dags", copy / "dags", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "images", copy / "images")
+    # The eks image's build context: what .dockerignore lets through (components/image.py).
+    shutil.copy(ROOT / ".dockerignore", copy)
     (copy / "infra").symlink_to(ROOT / "infra")
     return copy
 
@@ -278,7 +284,9 @@ def test_plan_database_is_reachable_only_from_the_runtime_group(plans):
             if s["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
             and s["inputs"]["securityGroupId"] == database_group
         ]
-        runtime = plans[stack]["outputs"]["runtimeSecurityGroupId"]
+        # MWAA attaches the airflow-runtime group; EKS Auto Mode's pods carry the cluster's.
+        outputs = plans[stack]["outputs"]
+        runtime = outputs.get("eksSecurityGroupId") or outputs["runtimeSecurityGroupId"]
         assert rule["inputs"]["referencedSecurityGroupId"] == runtime, stack
         assert "cidrIpv4" not in rule["inputs"], stack
 

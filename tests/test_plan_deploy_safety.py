@@ -23,6 +23,8 @@ NAME_INPUTS = {
     "aws:rds/subnetGroup:SubnetGroup": "name",
     "aws:mwaa/environment:Environment": "name",
     "aws:secretsmanager/secret:Secret": "name",
+    "aws:ecr/repository:Repository": "name",
+    "aws:eks/cluster:Cluster": "name",
 }
 
 
@@ -63,11 +65,14 @@ def test_every_account_unique_name_carries_the_stack_name(plans, stack):
 
 
 def test_two_stacks_in_one_account_share_no_name(plans):
-    seen: dict[str, str] = {}
+    # A name is unique among resources of its kind (an ECR repository and an EKS cluster
+    # may both be `airflow-<stack>`).
+    seen: dict[tuple[str, str], str] = {}
     for stack in [*STACKS, "pr-2"]:
         for urn, name in _named(plans[stack]).items():
-            assert name not in seen, f"{name!r} is declared by {seen.get(name)} and {urn}"
-            seen[name] = urn
+            kind = urn.split("::")[2].rsplit("$", 1)[-1]
+            assert (kind, name) not in seen, f"{name!r}: {seen.get((kind, name))} and {urn}"
+            seen[(kind, name)] = urn
 
 
 def _zone_error(copy, stack: str) -> str:

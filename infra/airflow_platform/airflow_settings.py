@@ -6,8 +6,9 @@ database's pool, remote task logs in the log-archive bucket, the AWS Secrets Man
 backend, and the retention the platform's cleanup DAGs read. Two renderers take it from
 there: `mwaa_options` flattens it into MWAA's `airflowConfigurationOptions` (`section.key`),
 leaving out what MWAA manages itself (`MWAA_MANAGED` says where each lives there), and
-`helm_values` makes the official Helm chart's values (`config:` plus what the chart takes
-as values of its own) for eks stacks. Every name is Airflow 3's current one
+`airflow_platform.helm.chart_values` makes the official Helm chart's values (`config:` plus
+what the chart takes as values of its own) for eks stacks (`helm_values` is its base).
+Every name is Airflow 3's current one
 (`dag_processor.refresh_interval` is what Airflow 2 called `scheduler.dag_dir_list_interval`);
 `tests/test_airflow_settings.py` checks each against the pinned Airflow's own configuration
 and that both renderers carry each setting.
@@ -22,6 +23,7 @@ from typing import Any
 
 import pulumi
 
+from airflow_platform.bundle.files import DAGS_PREFIX
 from airflow_platform.config.model import Platform, Tier
 
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
@@ -37,6 +39,22 @@ LOG_ARCHIVE_PREFIX = "airflow-logs"
 METADATA_SECRET_NAME = "airflow-metadata"  # noqa: S105 - a secret's name, not its value
 """The Kubernetes secret holding the metadata database's connection (key `connection`), which
 the Helm chart reads through `data.metadataSecretName`: never a password in values."""
+# eks stacks read their DAGs from the DAG bucket's `dags/` prefix, the keys DagBundle and
+# `ship-dags` write, through Airflow 3's S3 DAG bundle (apache-airflow-providers-amazon
+# 9.39.0, airflow/providers/amazon/aws/bundles/s3.py). The DAG processor and each task pod
+# sync the prefix into `[dag_processor] dag_bundle_storage_path`/<name> (hooks/s3.py
+# `sync_to_local_dir`: a key is downloaded when its local copy is missing, differs in size or
+# is older than its LastModified; local files without a key are deleted) and parse it there,
+# so a shipped DAG edit reaches the pods without an image rebuild. The bundle does not
+# version (`supports_versioning = False`): a task runs its DAG file as it is when the pod
+# starts. Airflow's DagBundlesManager builds it as `classpath(name=..., version=...,
+# **kwargs)` (airflow/dag_processing/bundles/manager.py, `get_bundle`).
+S3_DAG_BUNDLE = "airflow.providers.amazon.aws.bundles.s3.S3DagBundle"
+DAG_BUNDLE_NAME = "dags-folder"
+"""The name of Airflow's default bundle (the DAG folder's, config.yml's default
+`dag_bundle_config_list`), which MWAA runs (its image sets no list). Each DAG row carries its
+bundle's name, so one name on both platforms, and across any later switch between the
+bucket and the image, keeps them; `dag.test(use_executor=True)` asks for this name too."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,9 @@ MWAA_MANAGED: dict[tuple[str, str], str] = {
     ("logging", "remote_base_log_folder"): "task logs go to CloudWatch (loggingConfiguration)",
     ("logging", "remote_log_conn_id"): "task logs go to CloudWatch (loggingConfiguration)",
     ("logging", "delete_local_logs"): "task logs go to CloudWatch (loggingConfiguration)",
+    ("dag_processor", "dag_bundle_config_list"): "MWAA syncs the DAG bucket's dags/ prefix "
+    "(dagS3Path) into its DAG folder, Airflow's default dags-folder bundle; an S3 bundle over "
+    "the same prefix would parse every DAG twice",
 }
 
 
@@ -132,6 +153,9 @@ class SettingsInputs:
     """The MWAA environment or the Helm release (`airflow-<stack>`)."""
     backup_bucket: pulumi.Input[str]
     log_archive_bucket: pulumi.Input[str]
+    dag_bucket: pulumi.Input[str] | None = None
+    """The DAG bucket: eks stacks read their DAG bundle from its `dags/` prefix (required
+    there); MWAA reads that prefix itself (dagS3Path)."""
 
 
 def production_settings(
@@ -165,6 +189,7 @@ def production_settings(
             # Airflow 2's scheduler.dag_dir_list_interval.
             "refresh_interval": str(sizing.refresh_interval_seconds),
             "min_file_process_interval": "60",
+            **_dag_bundles(tier, inputs),
         },
         "scheduler": {"catchup_by_default": "False"},
         "api": {"expose_config": "False"},
@@ -173,7 +198,9 @@ def production_settings(
             "remote_base_log_folder": _concat(
                 "s3://", inputs.log_archive_bucket, f"/{TASK_LOG_PREFIX}"
             ),
-            # The pods' IRSA role through boto3's default chain: no key in the connection.
+            # No connection holds a key: `aws_default` is never looked up in Secrets Manager
+            # (CONNECTIONS_LOOKUP_PATTERN), so the hook falls back to boto3's default chain:
+            # the pods' own EKS Pod Identity role.
             "remote_log_conn_id": "aws_default",
             "delete_local_logs": "True",
         },
@@ -209,6 +236,51 @@ def _concat(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
     return pulumi.Output.concat(*parts)
 
 
+def dag_bundle_config(bucket: str, refresh_interval_seconds: int) -> list[dict[str, Any]]:
+    """eks stacks' `[dag_processor] dag_bundle_config_list`: one S3DagBundle over the DAG
+    bucket's `dags/` prefix, refreshed every `refresh_interval_seconds`.
+
+    `aws_conn_id` is None: the provider's hook then looks no connection up and uses boto3's
+    default credential chain (hooks/base_aws.py `conn_config`), i.e. the pods' EKS Pod
+    Identity role. `aws_default` would first ask every secrets backend and the metastore for
+    that connection, warn when none has it, and let a connection someone creates change the
+    identity the DAGs are read with."""
+    return [
+        {
+            "name": DAG_BUNDLE_NAME,
+            "classpath": S3_DAG_BUNDLE,
+            "kwargs": {
+                "bucket_name": bucket,
+                "prefix": f"{DAGS_PREFIX}/",
+                "aws_conn_id": None,
+                # Explicit: the bundle's default is [dag_processor] refresh_interval as read
+                # when its module was first imported (dag_processing/bundles/base.py).
+                "refresh_interval": refresh_interval_seconds,
+            },
+        }
+    ]
+
+
+def _dag_bundles(tier: Tier, inputs: SettingsInputs) -> dict[str, pulumi.Input[str]]:
+    """`dag_bundle_config_list` on eks stacks, nothing on MWAA (MWAA_MANAGED)."""
+    if inputs.platform is not Platform.EKS:
+        return {}
+    if inputs.dag_bucket is None:
+        raise ValueError("eks stacks read their DAGs from the DAG bucket: pass dag_bucket")
+    refresh = SIZING[tier].refresh_interval_seconds
+
+    def render(bucket: str) -> str:
+        return json.dumps(dag_bundle_config(bucket, refresh), separators=(",", ":"))
+
+    bucket = inputs.dag_bucket
+    value = (
+        render(bucket)
+        if isinstance(bucket, str)
+        else pulumi.Output.from_input(bucket).apply(render)
+    )
+    return {"dag_bundle_config_list": value}
+
+
 def mwaa_options(
     settings: Mapping[str, Mapping[str, pulumi.Input[str]]],
     overrides: Mapping[str, str] | None = None,
@@ -229,25 +301,11 @@ def mwaa_options(
     return dict(sorted(options.items()))
 
 
-def helm_config(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The Helm chart's `config:` (section -> key -> value), sorted for stable previews."""
-    return {section: dict(sorted(values.items())) for section, values in sorted(settings.items())}
-
-
 def helm_values(settings: Mapping[str, Mapping[str, Any]], tier: Tier) -> dict[str, Any]:
-    """The official chart's values these settings imply: `config:`, the executor (the chart
-    also derives pod templates from it), the metadata database as a secret on RDS (the
-    chart's bundled PostgreSQL off: never SQLite, never a password in values), and the
-    chart's own `airflow db clean` CronJob with the tier's retention."""
-    return {
-        "executor": settings["core"]["executor"],
-        "config": helm_config(settings),
-        "data": {"metadataSecretName": METADATA_SECRET_NAME},
-        "postgresql": {"enabled": False},
-        "databaseCleanup": {
-            "enabled": True,
-            "retentionDays": SIZING[tier].metadata_retention_days,
-            # 04:15 UTC: after the metadata backup (03:30) has taken its copy.
-            "schedule": "15 4 * * *",
-        },
-    }
+    """The official chart's values these settings imply on their own (`config:`, the
+    executor, the metadata secret, the bundled PostgreSQL off, `databaseCleanup`): the base
+    of the whole document `airflow_platform.helm.chart_values` builds, which lives there."""
+    # Imported here: the helm package builds on this module's constants.
+    from airflow_platform.helm.values import settings_values
+
+    return settings_values(settings, tier)

@@ -25,6 +25,11 @@ class Versions:
     """major.minor of the Python that Airflow runs on in MWAA and in the image."""
     postgres_client_major: int
     """Major version of pg_dump and pg_restore installed beside Airflow."""
+    kubernetes: str | None = None
+    """major.minor of the EKS cluster's Kubernetes (`KUBERNETES_VERSION`)."""
+    chart: str | None = None
+    """The official Apache Airflow Helm chart (`AIRFLOW_CHART_VERSION`) eks stacks deploy;
+    `airflow_platform.helm.chart_version()` refuses a versions.env without it."""
 
     @property
     def constraints_url(self) -> str:
@@ -54,6 +59,8 @@ def parse_versions(text: str, source: str = "versions.env") -> Versions:
         airflow=values["AIRFLOW_VERSION"],
         python=values["AIRFLOW_PYTHON_VERSION"],
         postgres_client_major=int(values["POSTGRES_CLIENT_MAJOR"]),
+        kubernetes=values.get("KUBERNETES_VERSION"),
+        chart=values.get("AIRFLOW_CHART_VERSION"),
     )
 
 

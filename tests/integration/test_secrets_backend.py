@@ -22,7 +22,7 @@ from airflow_platform.config import Platform, Tier
 def _backend(tier: Tier, stack: str) -> Any:
     from airflow.providers.amazon.aws.secrets.secrets_manager import SecretsManagerBackend
 
-    inputs = SettingsInputs(stack, Platform.MWAA, f"airflow-{stack}", "backups", "logs")
+    inputs = SettingsInputs(stack, Platform.MWAA, f"airflow-{stack}", "backups", "logs", "dags")
     secrets = production_settings(tier, inputs)["secrets"]
     assert secrets["backend"].endswith(".SecretsManagerBackend")
     return SecretsManagerBackend(**json.loads(secrets["backend_kwargs"]))

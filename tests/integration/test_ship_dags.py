@@ -466,12 +466,30 @@ def test_cli_exits_2_asking_for_bucket_when_no_region_is_known(
     assert "--bucket" in result.stderr
 
 
-def test_cli_exits_2_for_an_eks_stack_when_no_bucket_is_given(moto: Any, bundle: Path) -> None:
-    result = invoke("prod", "--source", str(bundle), "--project-dir", str(ROOT), "--no-check")
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_cli_ships_to_an_eks_stack_bucket_named_by_the_same_rule(
+    s3: Any, bundle: Path, stack: str
+) -> None:
+    # eks pods read the DAG bucket's dags/ prefix through Airflow's S3 DAG bundle, so an eks
+    # stack takes a DAG-only deploy exactly as an mwaa one does.
+    from airflow_platform.config import Platform, settings_from_values
+    from airflow_platform.plan.project import Project, read_stack_config
 
-    assert result.exit_code == 2, result.output
-    assert "runs Airflow on eks" in result.stderr
-    assert "--bucket" in result.stderr
+    project = Project.load(ROOT)
+    settings = settings_from_values(
+        project.name, stack, dict(read_stack_config(project, stack).values)
+    )
+    assert settings.platform is Platform.EKS
+    bucket = f"airflow-{stack}-dags-123456789012-{settings.region}"
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        where = {"LocationConstraint": settings.region}
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=where)
+
+    result = invoke(stack, "--source", str(bundle), "--project-dir", str(ROOT), "--no-check")
+
+    assert result.exit_code == 0, result.output
+    assert f"s3://{bucket}/dags/" in result.stdout
+    assert set(dag_objects(s3, bucket)) == {f.key for f in bundle_files(bundle)}
 
 
 def test_cli_exits_2_when_the_stack_account_cannot_be_found(bundle: Path, moto: Any) -> None:

@@ -132,9 +132,9 @@ def check_dags(source: DagsSource = None, project_dir: ProjectDir = None) -> Non
 
 def _stack_region(stack: str, project_dir: Path | None) -> str:
     """The stack's region, as `pulumi up`'s AWS provider takes it: the stack file's
-    aws:region, else the environment's; ValueError says why it cannot be known, or why the
-    stack has no DAG bucket (an eks stack)."""
-    from airflow_platform.config import ConfigError, Platform, settings_from_values
+    aws:region, else the environment's; ValueError says why it cannot be known. Every stack
+    has a DAG bucket read from its dags/ prefix, mwaa and eks alike."""
+    from airflow_platform.config import ConfigError, settings_from_values
     from airflow_platform.plan.project import Project, ProjectError, read_stack_config
 
     try:
@@ -150,11 +150,6 @@ def _stack_region(stack: str, project_dir: Path | None) -> str:
         settings = settings_from_values(project.name, stack, values)
     except ConfigError as error:
         raise ValueError(str(error)) from None
-    if settings.platform is not Platform.MWAA:
-        raise ValueError(
-            f"stack {stack!r} runs Airflow on {settings.platform.value}, whose DAGs ship inside "
-            "the image (make image), not from the DAG bucket; ship-dags is for mwaa stacks"
-        )
     return settings.region
 
 
@@ -177,7 +172,7 @@ def _dag_bucket(stack: str, region: str) -> str:
 
 def ship_dags(
     stack: Annotated[
-        str, stack_argument("Stack whose DAG bucket receives the bundle (an mwaa stack).")
+        str, stack_argument("Stack whose DAG bucket receives the bundle (mwaa or eks).")
     ],
     source: DagsSource = None,
     bucket: Annotated[
@@ -232,18 +227,21 @@ def ship_dags(
 ) -> None:
     """Ship the DAG bundle to the stack's DAG bucket by content: a DAG-only deploy.
 
-    The files are those the Pulumi DagBundle ships (`.airflowignore` honoured), under the
-    same keys, dags/<path>. Only new and changed files are uploaded (each object carries its
+    Both platforms read the DAGs from the bucket's dags/ prefix: MWAA itself, eks stacks
+    through Airflow's S3 DAG bundle (each refresh interval), so no image is rebuilt. The
+    files are those the Pulumi DagBundle ships (`.airflowignore` honoured), under the same
+    keys, dags/<path>. Only new and changed files are uploaded (each object carries its
     SHA-256 in the `sha256` metadata), objects under dags/ without a file are deleted, and
-    nothing outside dags/ (requirements.txt, plugins.zip, the startup script: Pulumi's) is
-    touched. Without --bucket the bucket is airflow-<stack>-dags-<account>-<region>: the
-    account of the credentials (STS GetCallerIdentity) and the stack file's aws:region (else
-    AWS_REGION), the Storage component's naming rule. With --bucket the region is AWS_REGION,
-    else AWS_DEFAULT_REGION or the AWS config file. AWS credentials and AWS_ENDPOINT_URL come
-    from the usual AWS environment. check-dags runs first unless --no-check.
+    nothing outside dags/ (on mwaa stacks requirements.txt, plugins.zip, the startup script:
+    Pulumi's) is touched. Without --bucket the bucket is
+    airflow-<stack>-dags-<account>-<region>, on either platform: the account of the
+    credentials (STS GetCallerIdentity) and the stack file's aws:region (else AWS_REGION), the
+    Storage component's naming rule. With --bucket the region is AWS_REGION, else
+    AWS_DEFAULT_REGION or the AWS config file. AWS credentials and AWS_ENDPOINT_URL come from
+    the usual AWS environment. check-dags runs first unless --no-check.
 
     Exit 1 when the check or the ship fails, 2 on usage, config or environment errors (no
-    region or credentials, an eks stack without --bucket, no Airflow for the check).
+    region or credentials, no Airflow for the check).
     """
     from rich.table import Table
 

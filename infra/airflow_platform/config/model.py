@@ -28,6 +28,7 @@ from airflow_platform.config.base import (
     enforce,
     matches,
 )
+from airflow_platform.config.eks import CapacityType, EksConfig
 from airflow_platform.config.mwaa import MwaaConfig, WebserverAccess
 from airflow_platform.config.windows import (
     parse_daily_window,
@@ -358,6 +359,8 @@ class PlatformConfig(ConfigModel):
     """Time-to-live; only read on ephemeral stacks."""
     mwaa: MwaaConfig = MwaaConfig()
     """The MWAA environment; only read on mwaa stacks."""
+    eks: EksConfig = EksConfig()
+    """The EKS cluster; only read on eks stacks."""
 
     @model_validator(mode="after")
     def _tier_floors(self, info: ValidationInfo) -> PlatformConfig:
@@ -428,5 +431,40 @@ class PlatformConfig(ConfigModel):
                     ("mwaa.webserverAccess", "tier"),
                 )
             )
+        problems += self._eks_floors()
         enforce(self, info, problems)
         return self
+
+    def _eks_floors(self) -> list[RuleProblem]:
+        """Prod's cluster: no public endpoint, task pods on on-demand capacity (spot can be
+        reclaimed mid-task), control-plane logs kept a year."""
+        if self.tier is not Tier.PROD:
+            return []
+        eks, problems = self.eks, []
+        if eks.public_access_cidrs:
+            problems.append(
+                RuleProblem(
+                    f"airflow-platform:eks.publicAccessCidrs = {eks.public_access_cidrs} is not "
+                    "allowed: prod's Kubernetes API endpoint is private only (deploy from inside "
+                    "the VPC as eks.deployerRoleArn)",
+                    ("eks.publicAccessCidrs", "tier"),
+                )
+            )
+        if CapacityType.SPOT in eks.task_capacity_types:
+            problems.append(
+                RuleProblem(
+                    "airflow-platform:eks.taskCapacityTypes = "
+                    f"{[c.value for c in eks.task_capacity_types]} is not allowed: prod runs "
+                    "tasks on on-demand capacity only (spot instances can be reclaimed mid-task)",
+                    ("eks.taskCapacityTypes", "tier"),
+                )
+            )
+        if eks.log_retention_days < 365:
+            problems.append(
+                RuleProblem(
+                    f"airflow-platform:eks.logRetentionDays = {eks.log_retention_days} is not "
+                    "allowed: prod keeps control-plane logs at least 365 days",
+                    ("eks.logRetentionDays", "tier"),
+                )
+            )
+        return problems

@@ -42,6 +42,11 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "taskLogLevel": "INFO",
             "logRetentionDays": 7,
         },
+        "eks": {
+            "publicAccessCidrs": [],
+            "taskCapacityTypes": ["spot", "on-demand"],
+            "logRetentionDays": 7,
+        },
         "encryption": {"customerManagedKey": False},
     },
     Tier.DEV: {
@@ -73,6 +78,11 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "taskLogLevel": "DEBUG",
             "logRetentionDays": 30,
         },
+        "eks": {
+            "publicAccessCidrs": [],
+            "taskCapacityTypes": ["spot", "on-demand"],
+            "logRetentionDays": 30,
+        },
         "encryption": {"customerManagedKey": False},
     },
     Tier.STAGING: {
@@ -102,6 +112,11 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "webserverAccess": "PRIVATE_ONLY",
             "logLevel": "INFO",
             "taskLogLevel": "INFO",
+            "logRetentionDays": 30,
+        },
+        "eks": {
+            "publicAccessCidrs": [],
+            "taskCapacityTypes": ["spot", "on-demand"],
             "logRetentionDays": 30,
         },
         "encryption": {"customerManagedKey": False},
@@ -140,6 +155,11 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "webserverAccess": "PRIVATE_ONLY",
             "logLevel": "WARNING",
             "taskLogLevel": "INFO",
+            "logRetentionDays": 365,
+        },
+        "eks": {
+            "publicAccessCidrs": [],
+            "taskCapacityTypes": ["on-demand"],
             "logRetentionDays": 365,
         },
         "encryption": {"customerManagedKey": True},

@@ -30,6 +30,8 @@ OPS = ("create", "update", "replace", "delete", "same")
 # The input that holds a resource's fixed, account- or region-unique name, by type.
 FIXED_NAME_INPUTS = {
     "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:ecr/repository:Repository": "name",
+    "aws:eks/cluster:Cluster": "name",
     "aws:iam/role:Role": "name",
     "aws:kms/alias:Alias": "name",
     "aws:mwaa/environment:Environment": "name",

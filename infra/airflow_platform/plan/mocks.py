@@ -51,8 +51,11 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:rds/subnetGroup:SubnetGroup": ("", "rds", "subgrp:{name}"),
     "aws:rds/parameterGroup:ParameterGroup": ("", "rds", "pg:{name}"),
     "aws:mwaa/environment:Environment": ("", "airflow", "environment/{name}"),
+    # An EKS cluster's id is its name; access entries answer `accessEntryArn` (below).
+    "aws:eks/cluster:Cluster": ("", "eks", "cluster/{name}"),
     # Secrets Manager appends six random characters to a secret's name in its ARN.
     "aws:secretsmanager/secret:Secret": ("", "secretsmanager", "secret:{name}-{suffix}"),
+    "aws:ecr/repository:Repository": ("", "ecr", "repository/{name}"),
 }
 # Resources whose `name` AWS reports back (auto-named ones get their logical name here).
 _NAMED_TYPES = {
@@ -63,6 +66,14 @@ _NAMED_TYPES = {
 }
 _AWS_PROVIDER = "pulumi:providers:aws"
 _RANDOM_ID = "random:index/randomId:RandomId"
+_RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"  # noqa: S105 - a type token
+_RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
+_EKS_CLUSTER = "aws:eks/cluster:Cluster"
+_EKS_ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+_EKS_ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+_ECR_REPOSITORY = "aws:ecr/repository:Repository"
+_DOCKER_IMAGE = "docker-build:index:Image"
+_IMAGE_BUILD_INPUTS = ("tags", "buildArgs", "platforms", "context", "dockerfile", "target")
 # Inputs that name the resource: the id AWS gives it is that name.
 _NAME_INPUTS = ("bucket", "name", "functionName", "identifier", "roleName")
 _GLOBAL_SERVICES = {"iam", "s3"}
@@ -118,6 +129,23 @@ class PlanMocks(pulumi.runtime.Mocks):
             state |= _bucket_object(inputs)
         if args.typ == _RANDOM_ID:
             state |= _random_id(args.name, inputs)
+        if args.typ in (_RANDOM_PASSWORD, _RANDOM_BYTES):
+            state |= _random_material(args.typ, args.name, inputs)
+        if args.typ == _ECR_REPOSITORY:
+            state |= {
+                "registryId": self.account_id,
+                "repositoryUrl": f"{self._ecr_registry(region)}/{name}",
+            }
+        if args.typ == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+            state["registryId"] = self.account_id
+        if args.typ == _DOCKER_IMAGE:
+            state |= _docker_image(inputs)
+        if args.typ == _EKS_CLUSTER:
+            state |= self._eks_cluster(name, inputs, region)
+        if args.typ == _EKS_ACCESS_ENTRY:
+            state |= self._eks_access_entry(inputs, region)
+        if args.typ == _EKS_ACCESS_POLICY_ASSOCIATION:
+            state["associatedAt"] = _EKS_TIMESTAMP
         if args.typ == "aws:mwaa/environment:Environment":
             label = hashlib.sha256(f"{self.account_id}:{name}".encode()).hexdigest()
             state["webserverUrl"] = f"{label[:8]}-{label[8:12]}.c2.{region}.airflow.amazonaws.com"
@@ -150,6 +178,49 @@ class PlanMocks(pulumi.runtime.Mocks):
             ],
         }
 
+    def _eks_cluster(self, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+        """What DescribeCluster answers: the API endpoint (a per-cluster label under
+        `gr7.<region>.eks.amazonaws.com`), the CA bundle (base64 PEM), the OIDC issuer, the
+        cluster security group EKS creates, and ACTIVE."""
+        label = hashlib.sha256(f"{self.account_id}:{region}:{name}".encode()).hexdigest()
+        pem = (
+            "-----BEGIN CERTIFICATE-----\n"
+            + base64.b64encode(f"offline plan CA of {name}".encode()).decode()
+            + "\n-----END CERTIFICATE-----\n"
+        )
+        vpc_config = dict(inputs.get("vpcConfig") or {})
+        vpc_config |= {"clusterSecurityGroupId": f"sg-{label[:17]}", "vpcId": f"vpc-{label[17:34]}"}
+        cluster_id = label[:32].upper()
+        issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{cluster_id}"
+        return {
+            "endpoint": f"https://{cluster_id}.gr7.{region}.eks.amazonaws.com",
+            "certificateAuthority": {"data": base64.b64encode(pem.encode()).decode()},
+            "identities": [{"oidcs": [{"issuer": issuer}]}],
+            "vpcConfig": vpc_config,
+            "status": "ACTIVE",
+            "platformVersion": "eks.1",
+            "createdAt": _EKS_TIMESTAMP,
+        }
+
+    def _eks_access_entry(self, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+        """An access entry's ARN names the cluster, the principal's type, account and name,
+        and a UUID EKS generates (Service Authorization Reference, Amazon EKS, `access-entry`)."""
+        principal = str(inputs.get("principalArn") or "")
+        parts = principal.split(":", 5)
+        account, kind_and_name = (parts[4], parts[5]) if len(parts) == 6 else ("", "")
+        kind, _, path_and_name = kind_and_name.partition("/")
+        digest = hashlib.sha256(f"{inputs.get('clusterName')}:{principal}".encode()).hexdigest()
+        uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+        resource = (
+            f"access-entry/{inputs.get('clusterName')}/{kind}/{account}/"
+            f"{path_and_name.rsplit('/', 1)[-1]}/{uuid}"
+        )
+        return {
+            "accessEntryArn": self._arn("eks", resource, region),
+            "createdAt": _EKS_TIMESTAMP,
+            "modifiedAt": _EKS_TIMESTAMP,
+        }
+
     def _region_of(self, provider: str | None) -> str:
         # Provider references are "<urn>::<id>"; the default provider is the stack's region.
         if not provider:
@@ -161,6 +232,9 @@ class PlanMocks(pulumi.runtime.Mocks):
             "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
             "aws:index/getRegion:getRegion": self._region,
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda: (
+                self._ecr_authorization_token(args.args)
+            ),
         }
         if args.token not in answers:
             raise NotImplementedError(
@@ -189,9 +263,31 @@ class PlanMocks(pulumi.runtime.Mocks):
     def _region(self) -> dict[str, Any]:
         return {"name": self.region, "region": self.region, "id": self.region}
 
+    def _ecr_registry(self, region: str) -> str:
+        return f"{self.account_id}.dkr.ecr.{region}.amazonaws.com"
+
+    def _ecr_authorization_token(self, args: dict[str, Any]) -> dict[str, Any]:
+        # ECR's answer: user AWS, a password, the two joined in a base64 token (12 hours).
+        region = str(args.get("region") or self.region)
+        password = hashlib.sha256(f"ecr:{self.account_id}:{region}".encode()).hexdigest()
+        return {
+            "authorizationToken": base64.b64encode(f"AWS:{password}".encode()).decode(),
+            "userName": "AWS",
+            "password": password,
+            "proxyEndpoint": f"https://{self._ecr_registry(region)}",
+            "expiresAt": "2000-01-01T12:00:00Z",
+            "registryId": str(args.get("registryId") or self.account_id),
+            "region": region,
+            "id": region,
+        }
+
     def _arn(self, service: str, resource: str, region: str | None = None) -> str:
         where = "" if service in _GLOBAL_SERVICES else (region or self.region)
         return f"arn:aws:{service}:{where}:{self.account_id}:{resource}"
+
+
+# EKS reports creation times; a fixed one keeps the plan reproducible.
+_EKS_TIMESTAMP = "2026-01-01T00:00:00Z"
 
 
 def _bucket_object(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +296,16 @@ def _bucket_object(inputs: dict[str, Any]) -> dict[str, Any]:
     content = inputs.get("contentBase64") or inputs.get("content") or inputs.get("sourceHash")
     digest = hashlib.sha256(json.dumps([inputs.get("key"), content]).encode()).hexdigest()
     return {"versionId": digest[:32], "etag": digest[32:64]}
+
+
+def _docker_image(inputs: dict[str, Any]) -> dict[str, Any]:
+    """pulumi-docker-build's Image after a push: a digest that is the same for the same build
+    (tags, build arguments, platforms, context, Dockerfile; never the registry credentials),
+    and `ref`, the first tag with that digest, as the provider reports it."""
+    build = {key: inputs.get(key) for key in _IMAGE_BUILD_INPUTS}
+    digest = "sha256:" + hashlib.sha256(json.dumps(build, sort_keys=True).encode()).hexdigest()
+    tags = inputs.get("tags") or []
+    return {"digest": digest, "ref": f"{tags[0]}@{digest}" if tags else ""}
 
 
 def _random_id(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -216,3 +322,16 @@ def _random_id(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         "b64Std": base64.b64encode(raw).decode(),
         "dec": str(int.from_bytes(raw, "big")),
     }
+
+
+def _random_material(token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """pulumi-random's RandomPassword (`result`) and RandomBytes (`base64`, `hex`): stable per
+    name and keepers, never anything real (the plan shows the provider's secrets as such)."""
+    length = int(inputs.get("length") or 16)
+    seed = json.dumps([name, inputs.get("keepers")], sort_keys=True).encode()
+    stream = b"".join(hashlib.sha256(seed + bytes([i])).digest() for i in range(length // 32 + 1))
+    raw = stream[:length]
+    if token == _RANDOM_BYTES:
+        return {"base64": base64.b64encode(raw).decode(), "hex": raw.hex()}
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return {"result": "".join(alphabet[b % len(alphabet)] for b in raw)}

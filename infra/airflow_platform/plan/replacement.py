@@ -50,6 +50,8 @@ from typing import Any
 
 _MISSING = object()
 
+_KUBERNETES_METADATA = frozenset({"metadata.name", "metadata.namespace"})
+
 # The ingress and egress rule resources share one schema.
 _SECURITY_GROUP_RULE = frozenset(
     {
@@ -175,6 +177,52 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
             "serviceRegion",
             "vpcEndpointType",
             "vpcId",
+        }
+    ),
+    # aws_ecr_lifecycle_policy: internal/service/ecr/lifecycle_policy.go
+    #   @ 00a35305dc1b297a6fcdecdfbba33f1e63c3da39 (no Update at all: a new policy replaces it)
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": frozenset({"policy", "region", "repository"}),
+    # aws_ecr_repository: internal/service/ecr/repository.go, the v6 schema (index file
+    #   5465205129, "Copyright IBM Corp. 2014, 2026"; the index gave no commit for it; the same
+    #   ForceNew set @ 0072eea2d6046230a1fb7717741c17fd2122175e). encryptionConfigurations is a
+    #   ForceNew block (encryptionType, kmsKey); imageTagMutability and its exclusion filters,
+    #   imageScanningConfiguration and forceDelete update in place.
+    "aws:ecr/repository:Repository": frozenset({"encryptionConfigurations", "name", "region"}),
+    # aws_eks_access_entry: internal/service/eks/access_entry.go
+    #   @ c7c8a3566bb83c2319e09262cfaf4d2d8de2584e (kubernetesGroups and userName update in place)
+    "aws:eks/accessEntry:AccessEntry": frozenset({"clusterName", "principalArn", "region", "type"}),
+    # aws_eks_access_policy_association: internal/service/eks/access_policy_association.go
+    #   @ 6450ce3f2313c890bcfaec1a3cb4ad3bce15d454 (no Update: every input forces replacement;
+    #   accessScope is a ForceNew block, its type and namespaces ForceNew too)
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": frozenset(
+        {"accessScope", "clusterName", "policyArn", "principalArn", "region"}
+    ),
+    # aws_eks_cluster: internal/service/eks/cluster.go @ 00555dc5b38f92abbfa230badea0ed0754cea81e
+    #   (v6 schema); version, logging, vpcConfig endpoints/CIDRs/subnets/security groups, the
+    #   Auto Mode blocks and accessConfig.authenticationMode update in place.
+    #   computeConfig.nodeRoleArn: CustomizeDiff ForceNew only when an existing node role
+    #   changes (adding one, or unsetting it while turning Auto Mode off, is in place).
+    #   encryptionConfig: CustomizeDiff ForceNewIfChange only when removed (EKS cannot turn
+    #   envelope encryption off); adding it is AssociateEncryptionConfig in place.
+    #   remoteNetworkConfig is a ForceNew block there; the newer index copy (file 4997342113,
+    #   "Copyright IBM Corp. 2014, 2026", no commit given) updates its networks in place.
+    #   vpcConfig.controlPlaneEgressMode is newer than both sources; the bridged SDK's docs say
+    #   CUSTOMER_ROUTED -> AWS_MANAGED forces a new resource (unverified against source).
+    "aws:eks/cluster:Cluster": frozenset(
+        {
+            "accessConfig.bootstrapClusterCreatorAdminPermissions",
+            "bootstrapSelfManagedAddons",
+            "computeConfig.nodeRoleArn",
+            "encryptionConfig",
+            "kubernetesNetworkConfig.ipFamily",
+            "kubernetesNetworkConfig.serviceIpv4Cidr",
+            "name",
+            "outpostConfig.controlPlaneInstanceType",
+            "outpostConfig.controlPlanePlacement.groupName",
+            "region",
+            "remoteNetworkConfig",
+            "roleArn",
+            "vpcConfig.controlPlaneEgressMode",
         }
     ),
     # aws_iam_role: internal/service/iam/role.go @ 0040ea6911af00bea2cca6dbb14e86829826ad8e
@@ -326,12 +374,55 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:secretsmanager/secretVersion:SecretVersion": frozenset(
         {"region", "secretBinary", "secretId", "secretString", "secretStringWoVersion"}
     ),
+    # docker-build Image (not bridged: pulumi/pulumi-docker-build's own provider):
+    #   provider/internal/image.go @ 0b3ab4fe06deb5ac344e26074a445c353272ff2c. Its Diff reports
+    #   every changed input as an update (Update builds and pushes again, deleting nothing), so
+    #   no input replaces it.
+    "docker-build:index:Image": frozenset(),
     # random_id: hashicorp/terraform-provider-random internal/provider/resource_id.go
     #   @ 04572027ebbaca354b5018c9fc62ea23c4f688cf. keepers: RequiresReplaceIfValuesNotNull,
     #   i.e. replaces when a keeper's value changes to or from a non-null value.
     "random:index/randomId:RandomId": frozenset({"byteLength", "keepers", "prefix"}),
-    # The explicit AWS provider: its inputs are not replaced by changes here.
+    # random_password and random_bytes: hashicorp/terraform-provider-random
+    #   internal/provider/resource_password.go and resource_bytes.go: every attribute carries
+    #   RequiresReplace (a new password is a new resource).
+    "random:index/randomPassword:RandomPassword": frozenset(
+        {
+            "keepers",
+            "length",
+            "lower",
+            "minLower",
+            "minNumeric",
+            "minSpecial",
+            "minUpper",
+            "numeric",
+            "overrideSpecial",
+            "special",
+            "upper",
+        }
+    ),
+    "random:index/randomBytes:RandomBytes": frozenset({"keepers", "length"}),
+    # aws_eks_pod_identity_association (Framework): internal/service/eks/
+    #   pod_identity_association.go: cluster_name, namespace and service_account carry
+    #   RequiresReplace; role_arn updates in place.
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": frozenset(
+        {"clusterName", "namespace", "region", "serviceAccount"}
+    ),
+    # Kubernetes objects: pulumi/pulumi-kubernetes provider/pkg/provider/force_new.go
+    #   (`forceNew`, read at id 11004701051 of the search index): `.metadata.name` and
+    #   `.metadata.namespace` for every kind, plus Secret `.type`, `.stringData`, `.data` and
+    #   Job `.spec.selector`, `.spec.template`.
+    "kubernetes:core/v1:Namespace": _KUBERNETES_METADATA,
+    "kubernetes:core/v1:ServiceAccount": _KUBERNETES_METADATA,
+    "kubernetes:core/v1:Secret": _KUBERNETES_METADATA | {"data", "stringData", "type"},
+    "kubernetes:batch/v1:Job": _KUBERNETES_METADATA | {"spec.selector", "spec.template"},
+    "kubernetes:karpenter.sh/v1:NodePool": _KUBERNETES_METADATA,
+    # A Helm release cannot be renamed or moved to another namespace: a new one is a new
+    # release (Helm stores a release's history under its name in its namespace).
+    "kubernetes:helm.sh/v3:Release": frozenset({"name", "namespace"}),
+    # Explicit providers: their inputs are not replaced by changes here.
     "pulumi:providers:aws": frozenset(),
+    "pulumi:providers:kubernetes": frozenset(),
 }
 
 

@@ -1,0 +1,564 @@
+"""EksCluster: the EKS cluster Airflow runs on (eks stacks), EKS Auto Mode, from pulumi-aws.
+
+What it declares: the cluster `airflow-<stack>` in the private subnets with EKS Auto Mode
+(compute with the built-in `system` and `general-purpose` node pools, load balancing, block
+storage), authentication by access entries only (`API`: no aws-auth ConfigMap, the creator
+gets no implicit admin), all five control-plane log types in a log group the stack creates
+first, the cluster and node IAM roles, and cluster-admin access entries for
+`eks.adminRoleArns` and `eks.deployerRoleArn`. The task node pool is a Kubernetes object
+(`task_node_pool`), created through the Kubernetes provider, not here.
+
+Security groups. EKS creates the cluster security group itself (`vpc_config`'s
+`cluster_security_group_id`): it admits all traffic from its own members and is on the
+control plane's network interfaces. Auto Mode nodes made from the built-in `default`
+NodeClass get that same group, and pods take their addresses from the node's interfaces,
+which all carry the node's groups (EKS User Guide, "Learn about VPC Networking and Load
+Balancing in EKS Auto Mode": secondary interfaces get "identical security groups as the
+primary interface"; nodes in groups other than `eks-cluster-sg-*` need extra cluster-role
+permissions). So the group Airflow's pods reach the database from is the cluster security
+group, `security_group_id`: the database's ingress rule must reference it (tcp 5432). The
+network's `airflow-runtime` group is not attached here: on the control plane's interfaces it
+would reach no pod, and only give the control plane a path to the database it never uses.
+The component's own group (`control_plane_security_group_id`) is the one extra group EKS takes
+for those interfaces: it admits the deployer on 443.
+
+How `pulumi up` reaches the private endpoint. Prod has no public endpoint
+(`eks.publicAccessCidrs` must be empty there), so the Kubernetes objects of a deploy (node
+pool, Helm release) are applied from inside the VPC: the deployer (a self-hosted CI runner
+or a CodeBuild project in the private subnets) runs `pulumi up` as `eks.deployerRoleArn`,
+which gets cluster-admin through an access entry, and with the `deployer_security_group_id`
+group attached, which the control plane admits on 443 (EKS User Guide, "Cluster API server
+endpoint", "Accessing a private only API server": the control plane security group must
+admit 443 from the client). The stack does not declare that deployer: a stack cannot
+bootstrap the thing that deploys it, its role needs the deploy permissions of the whole
+stack (which a stack should not grant itself), and `pulumi destroy` would delete it mid-run.
+It is account set-up, like the state backend (in prod its role also needs kms:DescribeKey
+and kms:CreateGrant on the project key to create the cluster with secrets encryption: EKS
+User Guide, "Encrypt Kubernetes secrets with KMS on existing clusters"). AWS resources (the
+cluster itself included) need no endpoint, so the first `pulumi up` creates the cluster and
+this group from anywhere; only the Kubernetes objects wait for the deployer. Staging and dev
+may also open the public endpoint to `eks.publicAccessCidrs` (never 0.0.0.0/0), with the
+private endpoint still on.
+
+Outputs: `name`, `arn`, `endpoint`, `certificate_authority`, `kubeconfig` (secret),
+`security_group_id`, `control_plane_security_group_id`, `deployer_security_group_id`,
+`node_role_arn`, `cluster_role_arn`, `oidc_issuer`, `log_group_name`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_platform.aws_context import AwsContext
+from airflow_platform.config.eks import CapacityType, EksConfig
+from airflow_platform.iam import policy_document
+from airflow_platform.tagging import resource_tags
+
+# The five control-plane log types (EKS User Guide, "Send control plane logs to CloudWatch
+# Logs"; the provider's `enabled_cluster_log_types`).
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# Auto Mode's built-in node pools (the provider's `compute_config.node_pools`: "Valid options
+# are `general-purpose` and `system`"). `system` runs the cluster's critical add-ons,
+# `general-purpose` Airflow's long-running pods (scheduler, API server, triggerer).
+BUILT_IN_NODE_POOLS = ("general-purpose", "system")
+# The managed policies AWS suggests for the two Auto Mode roles (EKS User Guide, "Amazon EKS
+# Auto Mode cluster IAM role" and "Amazon EKS Auto Mode node IAM role").
+CLUSTER_ROLE_POLICIES = (
+    "AmazonEKSClusterPolicy",
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+)
+NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
+# The EKS access policy with cluster-wide admin (EKS User Guide, "Review access policy
+# permissions").
+CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+# The Kubernetes API server's port on the control plane's interfaces.
+API_PORT = 443
+_VERSION = re.compile(r"^1\.\d{2}$")
+
+# The task node pool. Task pods (and only they) carry the toleration and the node selector;
+# the taint keeps every other pod off these nodes, the label keeps task pods off the others.
+TASK_NODE_POOL = "airflow-tasks"
+TASK_NODE_LABEL = {"airflow-platform/node-pool": "tasks"}
+TASK_TAINT = {"key": "airflow-platform/tasks", "value": "true", "effect": "NoSchedule"}
+TASK_TOLERATION = {
+    "key": TASK_TAINT["key"],
+    "operator": "Equal",
+    "value": TASK_TAINT["value"],
+    "effect": TASK_TAINT["effect"],
+}
+"""What a task pod's spec needs (with `nodeSelector: TASK_NODE_LABEL`) to land on the pool."""
+# The Airflow image is built for linux/amd64 only (images/eks/Dockerfile).
+TASK_ARCHITECTURES = ("amd64",)
+# General-purpose, compute- and memory-optimised families: no burstable (t), accelerated
+# (g, p, inf) or storage (i, d) instances for tasks (EKS Auto Mode's supported label
+# `eks.amazonaws.com/instance-category`).
+TASK_INSTANCE_CATEGORIES = ("c", "m", "r")
+
+
+def cluster_name(stack: str) -> str:
+    """The cluster's name, `airflow-<stack>` (EKS takes up to 100 characters)."""
+    return f"airflow-{stack}"
+
+
+def log_group_name(stack: str) -> str:
+    """The log group EKS writes the control-plane logs of `airflow-<stack>` to: it is fixed,
+    `/aws/eks/<cluster>/cluster` (EKS User Guide, "Send control plane logs to CloudWatch
+    Logs"), so the stack creates it first to own its retention and key."""
+    return f"/aws/eks/{cluster_name(stack)}/cluster"
+
+
+def task_node_pool(
+    capacity_types: Sequence[str], cpu_limit: int = 256, memory_limit_gib: int = 1024
+) -> dict[str, Any]:
+    """The EKS Auto Mode node pool task pods run on, as a Karpenter `NodePool` manifest.
+
+    Fields from the EKS User Guide, "Create a Node Pool for EKS Auto Mode" (Karpenter's
+    `karpenter.sh/v1` NodePool, `nodeClassRef` to Auto Mode's `default` NodeClass, the
+    well-known labels Auto Mode supports, the disruption settings):
+
+    - `karpenter.sh/capacity-type` in `capacity_types` (`spot`, `on-demand`: prod's config
+      allows on-demand only), amd64 only (the image's platform), c/m/r instance categories;
+    - the taint `airflow-platform/tasks=true:NoSchedule` and the label
+      `airflow-platform/node-pool=tasks`: task pods tolerate the one and select the other
+      (`TASK_TOLERATION`, `TASK_NODE_LABEL`), nothing else schedules there;
+    - disruption: `WhenEmpty` consolidation, so a node is removed only once its tasks are done
+      (consolidating an underused node would kill running tasks; a task retry is not free),
+      after 5 minutes empty (a burst of tasks finds a node), at most 10% of nodes at a time;
+      nodes expire after 336 hours (Auto Mode's default, stated), draining for at most 24
+      hours (`terminationGracePeriod`, Auto Mode's default, stated) so a running task can
+      finish. Task pods should also carry `karpenter.sh/do-not-disrupt: "true"` against
+      drift replacement while they run;
+    - limits: a ceiling on the pool's total CPU and memory, against runaway scale-out.
+    """
+    ordered = list(dict.fromkeys(capacity_types))
+    allowed = {c.value for c in CapacityType}
+    if not ordered or any(c not in allowed for c in ordered):
+        raise ValueError(f"capacity types must be some of {sorted(allowed)}, got {capacity_types}")
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": TASK_NODE_POOL},
+        "spec": {
+            "template": {
+                "metadata": {"labels": dict(TASK_NODE_LABEL)},
+                "spec": {
+                    "nodeClassRef": {
+                        "group": "eks.amazonaws.com",
+                        "kind": "NodeClass",
+                        "name": "default",
+                    },
+                    "requirements": [
+                        {
+                            "key": "karpenter.sh/capacity-type",
+                            "operator": "In",
+                            "values": ordered,
+                        },
+                        {
+                            "key": "kubernetes.io/arch",
+                            "operator": "In",
+                            "values": list(TASK_ARCHITECTURES),
+                        },
+                        {
+                            "key": "eks.amazonaws.com/instance-category",
+                            "operator": "In",
+                            "values": list(TASK_INSTANCE_CATEGORIES),
+                        },
+                    ],
+                    "taints": [dict(TASK_TAINT)],
+                    "expireAfter": "336h",
+                    "terminationGracePeriod": "24h",
+                },
+            },
+            "disruption": {
+                "consolidationPolicy": "WhenEmpty",
+                "consolidateAfter": "5m",
+                "budgets": [{"nodes": "10%"}],
+            },
+            "limits": {"cpu": str(cpu_limit), "memory": f"{memory_limit_gib}Gi"},
+        },
+    }
+
+
+def kubeconfig(name: str, endpoint: str, certificate_authority: str, region: str) -> str:
+    """A kubeconfig for the cluster that holds no credential: the client runs
+    `aws eks get-token` for a short-lived token as whoever runs it (EKS User Guide, "Connect
+    kubectl to an EKS cluster by creating a kubeconfig file"). JSON, which YAML readers take."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {
+                        "server": endpoint,
+                        "certificate-authority-data": certificate_authority,
+                    },
+                }
+            ],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [
+                {
+                    "name": name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": [
+                                "--region",
+                                region,
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                name,
+                                "--output",
+                                "json",
+                            ],
+                            "interactiveMode": "Never",
+                        }
+                    },
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    """Inputs of EksCluster."""
+
+    stack: str
+    """Stack name: the cluster is `airflow-<stack>`, and the roles and log group carry it."""
+    aws: AwsContext
+    """Account and region: ARNs of the trust conditions, the managed policies, kubeconfig."""
+    config: EksConfig
+    """The stack's `eks` section (tier defaults applied)."""
+    kubernetes_version: str
+    """The pinned Kubernetes minor (`versions().kubernetes`, from versions.env)."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the control-plane and deployer security groups."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Private subnets in at least two AZs: the control plane's interfaces and Auto Mode's
+    nodes go there (the network tags them `kubernetes.io/role/internal-elb`)."""
+    tags: Mapping[str, str]
+    """The stack's tags."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Project key: envelope encryption of Kubernetes secrets and the log group's key. Without
+    it EKS still envelope-encrypts all Kubernetes API data with an AWS owned key (EKS User
+    Guide, "Default envelope encryption for all Kubernetes API Data": every cluster on 1.28
+    or later), and CloudWatch encrypts the logs with its own key."""
+
+
+class EksCluster(pulumi.ComponentResource):
+    """An EKS Auto Mode cluster, its roles, log group, security groups and access entries.
+
+    Outputs: `name`, `arn`, `endpoint`, `certificate_authority` (base64 PEM),
+    `kubeconfig` (secret; exec-based, no token), `security_group_id` (the cluster security
+    group: Auto Mode's nodes and pods; the database admits it), `control_plane_security_group_id`,
+    `deployer_security_group_id` (attach to the deployer), `node_role_arn`, `cluster_role_arn`,
+    `oidc_issuer`, `log_group_name`.
+    """
+
+    name: str
+    arn: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    certificate_authority: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    control_plane_security_group_id: pulumi.Output[str]
+    deployer_security_group_id: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    cluster_role_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    log_group_name: str
+
+    def __init__(
+        self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("airflow-platform:aws:EksCluster", name, None, opts)
+        if not _VERSION.fullmatch(args.kubernetes_version or ""):
+            raise ValueError(
+                f"kubernetes_version {args.kubernetes_version!r} is not a minor such as 1.37 "
+                "(KUBERNETES_VERSION in versions.env)"
+            )
+        self._name = name
+        self._args = args
+        self.name = cluster_name(args.stack)
+        self.log_group_name = log_group_name(args.stack)
+        config = args.config
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=self.log_group_name,
+            retention_in_days=config.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=self._tags("logs"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        cluster_role, cluster_policies = self._cluster_role()
+        node_role, node_policies = self._node_role()
+        deployer_group = self._deployer_security_group()
+        control_plane_group = self._control_plane_security_group(deployer_group)
+
+        vpc_config: dict[str, Any] = {
+            "subnet_ids": args.subnet_ids,
+            "security_group_ids": [control_plane_group.id],
+            "endpoint_private_access": True,
+            "endpoint_public_access": bool(config.public_access_cidrs),
+        }
+        if config.public_access_cidrs:
+            # Always stated with the public endpoint on: EKS defaults it to 0.0.0.0/0.
+            vpc_config["public_access_cidrs"] = list(config.public_access_cidrs)
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=self.name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=vpc_config,
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": False,
+            },
+            # EKS Auto Mode: the three capabilities on together, and no self-managed add-ons
+            # (the provider's Cluster docs, "EKS Cluster with EKS Auto Mode": all three
+            # `enabled` must match, and Auto Mode requires bootstrap_self_managed_addons false).
+            bootstrap_self_managed_addons=False,
+            compute_config={
+                "enabled": True,
+                "node_pools": list(BUILT_IN_NODE_POOLS),
+                "node_role_arn": node_role.arn,
+            },
+            kubernetes_network_config={"elastic_load_balancing": {"enabled": True}},
+            storage_config={"block_storage": {"enabled": True}},
+            enabled_cluster_log_types=list(LOG_TYPES),
+            encryption_config=(
+                {"provider": {"key_arn": args.kms_key_arn}, "resources": ["secrets"]}
+                if args.kms_key_arn is not None
+                else None
+            ),
+            tags=resource_tags(args.tags, self.name),
+            # The log group exists before EKS writes to it (else EKS creates it without
+            # retention); the role's policies are attached before EKS uses the role and stay
+            # until EKS has deleted what it created with them (the provider's Cluster docs).
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, *cluster_policies, *node_policies]
+            ),
+        )
+
+        admins = {_principal_label(arn): arn for arn in config.admin_role_arns}
+        if config.deployer_role_arn is not None:
+            admins["deployer"] = config.deployer_role_arn
+        for label, principal in admins.items():
+            self._cluster_admin(cluster, label, principal)
+
+        self.arn = cluster.arn
+        self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.apply(lambda ca: ca.data or "")
+        self.security_group_id = cluster.vpc_config.apply(
+            lambda vpc: vpc.cluster_security_group_id or ""
+        )
+        self.control_plane_security_group_id = control_plane_group.id
+        self.deployer_security_group_id = deployer_group.id
+        self.node_role_arn = node_role.arn
+        self.cluster_role_arn = cluster_role.arn
+        self.oidc_issuer = cluster.identities.apply(_oidc_issuer)
+        region = args.aws.region
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster.endpoint, self.certificate_authority).apply(
+                lambda parts: kubeconfig(self.name, parts[0], parts[1], region)
+            )
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "arn": self.arn,
+                "endpoint": self.endpoint,
+                "certificate_authority": self.certificate_authority,
+                "kubeconfig": self.kubeconfig,
+                "security_group_id": self.security_group_id,
+                "control_plane_security_group_id": self.control_plane_security_group_id,
+                "deployer_security_group_id": self.deployer_security_group_id,
+                "node_role_arn": self.node_role_arn,
+                "cluster_role_arn": self.cluster_role_arn,
+                "oidc_issuer": self.oidc_issuer,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+    def _tags(self, suffix: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return resource_tags(self._args.tags, f"{self.name}-{suffix}", extra)
+
+    def _managed_policy(self, policy: str) -> str:
+        return f"arn:{self._args.aws.partition}:iam::aws:policy/{policy}"
+
+    def _cluster_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        ctx, child = self._args.aws, pulumi.ResourceOptions(parent=self)
+        cluster_arn = pulumi.Output.concat(
+            f"arn:{ctx.partition}:eks:{ctx.region}:", ctx.account_id, f":cluster/{self.name}"
+        )
+        trust = policy_document(
+            {
+                "Sid": "AssumeFromEks",
+                "Effect": "Allow",
+                "Principal": {"Service": "eks.amazonaws.com"},
+                # sts:TagSession as Auto Mode's cluster role requires (EKS User Guide, "Amazon
+                # EKS Auto Mode cluster IAM role").
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                # This cluster in this account only (EKS User Guide, "Cross-service confused
+                # deputy prevention in Amazon EKS", cluster role). Its ARN is known before the
+                # cluster exists, so the role does not wait for it.
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                    "ArnLike": {"aws:SourceArn": cluster_arn},
+                },
+            }
+        )
+        role = aws.iam.Role(
+            f"{self._name}-cluster-role",
+            name=f"{self.name}-eks-cluster",
+            description=f"EKS cluster {self.name}: control plane and Auto Mode capabilities",
+            assume_role_policy=trust,
+            tags=self._tags("eks-cluster"),
+            opts=child,
+        )
+        # Each its own resource, not the role's managed_policy_arns: a role that mixes the two
+        # has them overwrite each other.
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-cluster-role-{policy}",
+                role=role.name,
+                policy_arn=self._managed_policy(policy),
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+            for policy in CLUSTER_ROLE_POLICIES
+        ]
+        return role, attachments
+
+    def _node_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        # The trust AWS documents for Auto Mode's node role (EKS User Guide, "Amazon EKS Auto
+        # Mode node IAM role"): EC2 assumes it for the instances; EC2 documents no source
+        # condition for instance roles, so there is none.
+        trust = policy_document(
+            {
+                "Sid": "AssumeFromEc2",
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        )
+        role = aws.iam.Role(
+            f"{self._name}-node-role",
+            name=f"{self.name}-eks-node",
+            description=f"EKS Auto Mode nodes of {self.name}: join the cluster, pull images",
+            assume_role_policy=trust,
+            tags=self._tags("eks-node"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-node-role-{policy}",
+                role=role.name,
+                policy_arn=self._managed_policy(policy),
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+            for policy in NODE_ROLE_POLICIES
+        ]
+        return role, attachments
+
+    def _deployer_security_group(self) -> aws.ec2.SecurityGroup:
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-deployer-sg",
+            vpc_id=self._args.vpc_id,
+            description=f"Deployer of {self.name} (pulumi up in the VPC): its private API",
+            tags=self._tags("deployer-sg"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # HTTPS only: AWS APIs, the cluster's API, the state backend and package indexes.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-deployer-egress",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=API_PORT,
+            to_port=API_PORT,
+            cidr_ipv4="0.0.0.0/0",
+            description="HTTPS: AWS APIs, the Kubernetes API, state backend, package indexes",
+            tags=self._tags("deployer-egress"),
+            opts=pulumi.ResourceOptions(parent=group),
+        )
+        return group
+
+    def _control_plane_security_group(
+        self, deployer: aws.ec2.SecurityGroup
+    ) -> aws.ec2.SecurityGroup:
+        # No egress rule (the provider drops AWS's default allow-all): the EKS-created cluster
+        # security group on the same interfaces carries the control plane's egress.
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-control-plane-sg",
+            vpc_id=self._args.vpc_id,
+            description=f"EKS {self.name} control plane: Kubernetes API from the deployer",
+            tags=self._tags("control-plane-sg"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-api-from-deployer",
+            security_group_id=group.id,
+            referenced_security_group_id=deployer.id,
+            ip_protocol="tcp",
+            from_port=API_PORT,
+            to_port=API_PORT,
+            description="Kubernetes API (private endpoint) from the deployer",
+            tags=self._tags("api-from-deployer"),
+            opts=pulumi.ResourceOptions(parent=group),
+        )
+        return group
+
+    def _cluster_admin(self, cluster: aws.eks.Cluster, label: str, principal: str) -> None:
+        entry = aws.eks.AccessEntry(
+            f"{self._name}-access-{label}",
+            cluster_name=cluster.name,
+            principal_arn=principal,
+            type="STANDARD",
+            tags=self._tags(f"access-{label}"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.eks.AccessPolicyAssociation(
+            f"{self._name}-access-{label}-admin",
+            cluster_name=cluster.name,
+            # From the entry, so the association waits for it.
+            principal_arn=entry.principal_arn,
+            policy_arn=(
+                f"arn:{self._args.aws.partition}:eks::aws:cluster-access-policy/"
+                f"{CLUSTER_ADMIN_POLICY}"
+            ),
+            access_scope={"type": "cluster"},
+            opts=pulumi.ResourceOptions(parent=entry),
+        )
+
+
+def _principal_label(role_arn: str) -> str:
+    """A stable logical-name part for a role: its name and a short hash of the full ARN (two
+    accounts may have roles of the same name), so reordering `adminRoleArns` replaces
+    nothing."""
+    digest = hashlib.sha256(role_arn.encode()).hexdigest()[:8]
+    return f"{role_arn.rsplit('/', 1)[-1]}-{digest}"
+
+
+def _oidc_issuer(identities: Sequence[Any] | None) -> str:
+    for identity in identities or []:
+        for oidc in identity.oidcs or []:
+            if oidc.issuer:
+                return str(oidc.issuer)
+    return ""

@@ -1,0 +1,417 @@
+"""EksCluster under each tier: endpoint exposure, Auto Mode, logs, encryption, IAM, access
+entries, security groups, the kubeconfig; and the task node pool's manifest."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pulumi
+import pytest
+
+from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.eks import (
+    CLUSTER_ROLE_POLICIES,
+    LOG_TYPES,
+    NODE_ROLE_POLICIES,
+    TASK_NODE_LABEL,
+    TASK_TOLERATION,
+    EksCluster,
+    EksClusterArgs,
+    cluster_name,
+    log_group_name,
+    task_node_pool,
+)
+from airflow_platform.config import Tier
+from airflow_platform.plan.mocks import PLACEHOLDER_ACCOUNT_ID
+from airflow_platform.plan.project import SECRET_PLACEHOLDER, StackConfig
+from airflow_platform.plan.runner import run_function
+from airflow_platform.tagging import stack_tags
+from airflow_platform.versions import versions
+from tests.conftest import REGION, TIER_STACKS, Declared, settings_for
+
+CLUSTER = "aws:eks/cluster:Cluster"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE = "aws:iam/role:Role"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ENTRY = "aws:eks/accessEntry:AccessEntry"
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/test"
+VPC_ID = "vpc-0123456789abcdef0"
+SUBNET_IDS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+ADMINS = [
+    "arn:aws:iam::123456789012:role/platform-admins",
+    "arn:aws:iam::210987654321:role/team/oncall",
+]
+DEPLOYER = "arn:aws:iam::123456789012:role/ci/airflow-deployer"
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+TIERS = list(Tier)
+
+
+def _build(settings, kms_key_arn=None, version=None):
+    def build():
+        cluster = EksCluster(
+            "eks",
+            EksClusterArgs(
+                stack=settings.stack,
+                aws=AwsContext.current(REGION),
+                config=settings.config.eks,
+                kubernetes_version=version or versions().kubernetes,
+                vpc_id=VPC_ID,
+                subnet_ids=SUBNET_IDS,
+                tags=stack_tags(settings),
+                kms_key_arn=kms_key_arn,
+            ),
+        )
+        pulumi.export("kubeconfig", cluster.kubeconfig)
+        pulumi.export("kubeconfigText", pulumi.Output.unsecret(cluster.kubeconfig))
+        pulumi.export("securityGroupId", cluster.security_group_id)
+        pulumi.export("deployerSecurityGroupId", cluster.deployer_security_group_id)
+        pulumi.export("nodeRoleArn", cluster.node_role_arn)
+        pulumi.export("endpoint", cluster.endpoint)
+        pulumi.export("certificateAuthority", cluster.certificate_authority)
+        pulumi.export("oidcIssuer", cluster.oidc_issuer)
+
+    return build
+
+
+def _declared(declare, tier, **eks):
+    settings = settings_for(tier, **({"eks": eks} if eks else {}))
+    key = KEY_ARN if settings.config.encryption.customer_managed_key else None
+    return declare(_build(settings, key), TIER_STACKS[tier])
+
+
+@pytest.fixture(scope="module")
+def by_tier():
+    """Each tier's cluster with its defaults, declared once (the `declare` fixture is
+    function-scoped)."""
+
+    def declare(build, stack):
+        config = StackConfig(values={"aws:region": REGION}, secret_keys=[])
+        return Declared(run_function(build, "airflow-platform", stack, config))
+
+    return {tier: _declared(declare, tier) for tier in TIERS}
+
+
+def _cluster(declared):
+    return declared.one(CLUSTER, "eks-cluster").inputs
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_cluster_is_named_for_the_stack_on_the_pinned_version_in_the_private_subnets(by_tier, tier):
+    inputs = _cluster(by_tier[tier])
+    assert inputs["name"] == f"airflow-{TIER_STACKS[tier]}" == cluster_name(TIER_STACKS[tier])
+    assert inputs["version"] == versions().kubernetes == "1.37"
+    assert inputs["vpcConfig"]["subnetIds"] == SUBNET_IDS
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_endpoint_is_private_only_when_no_cidrs_are_configured(by_tier, tier):
+    vpc = _cluster(by_tier[tier])["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is False
+    # Never sent without the public endpoint: EKS would default it to 0.0.0.0/0.
+    assert "publicAccessCidrs" not in vpc
+
+
+@pytest.mark.parametrize("tier", [Tier.EPHEMERAL, Tier.DEV, Tier.STAGING])
+def test_public_endpoint_opens_to_the_configured_cidrs_only_outside_prod(declare, tier):
+    cidrs = ["198.51.100.0/24", "203.0.113.10/32"]
+    vpc = _cluster(_declared(declare, tier, publicAccessCidrs=cidrs))["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == cidrs
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_auto_mode_is_on_with_the_built_in_pools_and_no_self_managed_addons(by_tier, tier):
+    declared = by_tier[tier]
+    inputs = _cluster(declared)
+    compute = inputs["computeConfig"]
+    assert compute["enabled"] is True
+    assert sorted(compute["nodePools"]) == ["general-purpose", "system"]
+    node_role = declared.one(ROLE, "eks-node-role").inputs["name"]
+    assert compute["nodeRoleArn"] == f"arn:aws:iam::{PLACEHOLDER_ACCOUNT_ID}:role/{node_role}"
+    assert inputs["kubernetesNetworkConfig"]["elasticLoadBalancing"]["enabled"] is True
+    assert inputs["storageConfig"]["blockStorage"]["enabled"] is True
+    assert inputs["bootstrapSelfManagedAddons"] is False
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_authentication_is_access_entries_only_and_the_creator_gets_no_admin(by_tier, tier):
+    access = _cluster(by_tier[tier])["accessConfig"]
+    assert access == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_all_five_log_types_go_to_the_stacks_log_group_created_first(by_tier, tier):
+    declared = by_tier[tier]
+    stack = TIER_STACKS[tier]
+    cluster = declared.one(CLUSTER, "eks-cluster")
+    assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(LOG_TYPES)
+    assert set(LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    group = declared.one(LOG_GROUP, "eks-logs")
+    assert group.inputs["name"] == f"/aws/eks/airflow-{stack}/cluster" == log_group_name(stack)
+    expected = {Tier.EPHEMERAL: 7, Tier.DEV: 30, Tier.STAGING: 30, Tier.PROD: 365}[tier]
+    assert group.inputs["retentionInDays"] == expected
+    assert group.urn in cluster.dependencies, "EKS would create the group without retention"
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_project_key_encrypts_secrets_and_logs_in_prod_only(by_tier, tier):
+    declared = by_tier[tier]
+    inputs = _cluster(declared)
+    group = declared.one(LOG_GROUP, "eks-logs").inputs
+    if tier is Tier.PROD:
+        assert inputs["encryptionConfig"] == {
+            "provider": {"keyArn": KEY_ARN},
+            "resources": ["secrets"],
+        }
+        assert group["kmsKeyId"] == KEY_ARN
+    else:
+        # EKS envelope-encrypts all API data with an AWS owned key on 1.28 and later.
+        assert "encryptionConfig" not in inputs
+        assert "kmsKeyId" not in group
+
+
+def test_log_retention_follows_the_config(declare):
+    declared = _declared(declare, Tier.STAGING, logRetentionDays=90)
+    assert declared.one(LOG_GROUP, "eks-logs").inputs["retentionInDays"] == 90
+
+
+def test_a_version_that_is_not_a_minor_is_refused(declare):
+    settings = settings_for(Tier.DEV)
+    with pytest.raises(ValueError, match=r"not a minor such as 1\.37"):
+        declare(_build(settings, version="1.37.2"), "dev")
+
+
+# --- IAM -----------------------------------------------------------------------------------
+
+
+def _attached(declared, role_logical: str) -> set[str]:
+    role = declared.one(ROLE, role_logical)
+    return {
+        a.inputs["policyArn"].rsplit("/", 1)[-1]
+        for a in declared.of_type(ATTACHMENT)
+        if a.inputs["role"] == role.inputs["name"]
+    }
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_cluster_role_is_trusted_by_this_eks_cluster_with_auto_modes_policies(by_tier, tier):
+    declared = by_tier[tier]
+    stack = TIER_STACKS[tier]
+    role = declared.one(ROLE, "eks-cluster-role").inputs
+    assert role["name"] == f"airflow-{stack}-eks-cluster"
+    assert "managedPolicyArns" not in role, "attachments only: the two overwrite each other"
+    (trust,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "eks.amazonaws.com"}
+    assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    cluster_arn = f"arn:aws:eks:{REGION}:{PLACEHOLDER_ACCOUNT_ID}:cluster/airflow-{stack}"
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": PLACEHOLDER_ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": cluster_arn},
+    }
+    assert (
+        _attached(declared, "eks-cluster-role")
+        == set(CLUSTER_ROLE_POLICIES)
+        == {
+            "AmazonEKSClusterPolicy",
+            "AmazonEKSComputePolicy",
+            "AmazonEKSBlockStoragePolicy",
+            "AmazonEKSLoadBalancingPolicy",
+            "AmazonEKSNetworkingPolicy",
+        }
+    )
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_node_role_is_trusted_by_ec2_with_the_minimal_node_policies(by_tier, tier):
+    declared = by_tier[tier]
+    role = declared.one(ROLE, "eks-node-role").inputs
+    assert role["name"] == f"airflow-{TIER_STACKS[tier]}-eks-node"
+    assert "managedPolicyArns" not in role
+    (trust,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert (
+        _attached(declared, "eks-node-role")
+        == set(NODE_ROLE_POLICIES)
+        == {
+            "AmazonEKSWorkerNodeMinimalPolicy",
+            "AmazonEC2ContainerRegistryPullOnly",
+        }
+    )
+
+
+def test_cluster_waits_for_its_roles_policies(by_tier):
+    declared = by_tier[Tier.PROD]
+    cluster = declared.one(CLUSTER, "eks-cluster")
+    attachments = {a.urn for a in declared.of_type(ATTACHMENT)}
+    assert len(attachments) == len(CLUSTER_ROLE_POLICIES) + len(NODE_ROLE_POLICIES)
+    assert attachments <= set(cluster.dependencies)
+
+
+# --- access entries ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_no_access_entry_when_no_role_is_configured(by_tier, tier):
+    assert by_tier[tier].of_type(ENTRY) == []
+    assert by_tier[tier].of_type(ASSOCIATION) == []
+
+
+@pytest.mark.parametrize("tier", [Tier.DEV, Tier.PROD])
+def test_each_admin_and_the_deployer_get_one_entry_and_a_cluster_admin_association(declare, tier):
+    declared = _declared(declare, tier, adminRoleArns=ADMINS, deployerRoleArn=DEPLOYER)
+    entries = declared.of_type(ENTRY)
+    assert sorted(e.inputs["principalArn"] for e in entries) == sorted([*ADMINS, DEPLOYER])
+    for entry in entries:
+        assert entry.inputs["clusterName"] == f"airflow-{TIER_STACKS[tier]}"
+        assert entry.inputs["type"] == "STANDARD"
+        (association,) = [a for a in declared.of_type(ASSOCIATION) if a.parent == entry.urn]
+        assert association.inputs["principalArn"] == entry.inputs["principalArn"]
+        assert association.inputs["policyArn"] == ADMIN_POLICY
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+        assert entry.urn in association.dependencies
+    assert len(declared.of_type(ASSOCIATION)) == 3
+    assert declared.one(ENTRY, "eks-access-deployer").inputs["principalArn"] == DEPLOYER
+
+
+def test_reordering_admins_keeps_every_entrys_logical_name(declare):
+    first = _declared(declare, Tier.DEV, adminRoleArns=ADMINS)
+    second = _declared(declare, Tier.DEV, adminRoleArns=list(reversed(ADMINS)))
+    assert {e.name for e in first.of_type(ENTRY)} == {e.name for e in second.of_type(ENTRY)}
+
+
+# --- security groups -----------------------------------------------------------------------
+
+
+def test_control_plane_admits_the_deployer_on_443_and_pods_use_the_cluster_group(by_tier):
+    declared = by_tier[Tier.PROD]
+    outputs = declared.run.outputs
+    control_plane = declared.one(SECURITY_GROUP, "eks-control-plane-sg")
+    deployer = declared.one(SECURITY_GROUP, "eks-deployer-sg")
+    vpc = _cluster(declared)["vpcConfig"]
+    # The mocks give a security group's id as its `id`; the cluster takes its own group only.
+    assert len(vpc["securityGroupIds"]) == 1
+    assert vpc["securityGroupIds"][0].startswith("sg-")
+    (ingress,) = declared.of_type(INGRESS)
+    assert ingress.inputs["ipProtocol"] == "tcp"
+    assert ingress.inputs["fromPort"] == ingress.inputs["toPort"] == 443
+    assert ingress.inputs["referencedSecurityGroupId"] == outputs["deployerSecurityGroupId"]
+    assert control_plane.urn in ingress.dependencies or control_plane.urn == ingress.parent
+    (egress,) = declared.of_type(EGRESS)
+    assert egress.parent == deployer.urn
+    assert (egress.inputs["ipProtocol"], egress.inputs["fromPort"]) == ("tcp", 443)
+    # The group the database must admit: the one EKS creates, on Auto Mode's nodes and pods.
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", outputs["securityGroupId"])
+    assert outputs["securityGroupId"] not in vpc["securityGroupIds"]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_every_taggable_resource_carries_the_stack_tags(by_tier, tier):
+    for resource in by_tier[tier].run.resources:
+        if resource.custom and resource.type not in (ATTACHMENT, ASSOCIATION):
+            tags = resource.inputs.get("tags") or {}
+            assert {"project", "stack", "tier", "owner"} <= set(tags), resource.urn
+            assert tags["stack"] == TIER_STACKS[tier]
+
+
+# --- kubeconfig ----------------------------------------------------------------------------
+
+
+def test_kubeconfig_is_secret_and_gets_a_token_from_aws_eks_get_token(by_tier):
+    outputs = by_tier[Tier.PROD].run.outputs
+    assert outputs["kubeconfig"] == SECRET_PLACEHOLDER
+    config = json.loads(outputs["kubeconfigText"])
+    (cluster,) = config["clusters"]
+    assert cluster["cluster"]["server"] == outputs["endpoint"]
+    assert re.fullmatch(
+        rf"https://[0-9A-F]{{32}}\.gr7\.{REGION}\.eks\.amazonaws\.com", outputs["endpoint"]
+    )
+    ca = cluster["cluster"]["certificate-authority-data"]
+    assert ca == outputs["certificateAuthority"]
+    assert base64.b64decode(ca).startswith(b"-----BEGIN CERTIFICATE-----")
+    (user,) = config["users"]
+    assert set(user["user"]) == {"exec"}, "no static token or client certificate"
+    run = user["user"]["exec"]
+    assert run["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert run["command"] == "aws"
+    assert run["args"] == [
+        "--region",
+        REGION,
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "airflow-prod",
+        "--output",
+        "json",
+    ]
+    assert config["current-context"] == "airflow-prod"
+
+
+def test_oidc_issuer_is_the_clusters(by_tier):
+    issuer = by_tier[Tier.DEV].run.outputs["oidcIssuer"]
+    assert re.fullmatch(rf"https://oidc\.eks\.{REGION}\.amazonaws\.com/id/[0-9A-F]{{32}}", issuer)
+
+
+# --- the task node pool --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tier", "capacity"),
+    [
+        (Tier.EPHEMERAL, ["spot", "on-demand"]),
+        (Tier.DEV, ["spot", "on-demand"]),
+        (Tier.STAGING, ["spot", "on-demand"]),
+        (Tier.PROD, ["on-demand"]),
+    ],
+)
+def test_node_pool_takes_the_tiers_capacity_types_spot_only_outside_prod(tier, capacity):
+    eks = settings_for(tier).config.eks
+    pool = task_node_pool([c.value for c in eks.task_capacity_types])
+    requirements = {r["key"]: r for r in pool["spec"]["template"]["spec"]["requirements"]}
+    assert requirements["karpenter.sh/capacity-type"] == {
+        "key": "karpenter.sh/capacity-type",
+        "operator": "In",
+        "values": capacity,
+    }
+
+
+def test_node_pool_is_an_auto_mode_karpenter_pool_for_task_pods_only():
+    pool = task_node_pool(["spot", "on-demand"])
+    assert pool["apiVersion"] == "karpenter.sh/v1"
+    assert pool["kind"] == "NodePool"
+    template = pool["spec"]["template"]
+    assert template["spec"]["nodeClassRef"] == {
+        "group": "eks.amazonaws.com",
+        "kind": "NodeClass",
+        "name": "default",
+    }
+    requirements = {r["key"]: r["values"] for r in template["spec"]["requirements"]}
+    assert requirements["kubernetes.io/arch"] == ["amd64"], "the image is linux/amd64"
+    assert requirements["eks.amazonaws.com/instance-category"] == ["c", "m", "r"]
+    (taint,) = template["spec"]["taints"]
+    assert taint["effect"] == "NoSchedule"
+    assert (taint["key"], taint["value"]) == (TASK_TOLERATION["key"], TASK_TOLERATION["value"])
+    assert template["metadata"]["labels"] == TASK_NODE_LABEL
+    disruption = pool["spec"]["disruption"]
+    assert disruption["consolidationPolicy"] == "WhenEmpty", "never evict a running task"
+    assert disruption["consolidateAfter"] == "5m"
+    assert disruption["budgets"] == [{"nodes": "10%"}]
+    assert pool["spec"]["limits"] == {"cpu": "256", "memory": "1024Gi"}
+    json.dumps(pool)  # plain data, as the Kubernetes provider takes it
+
+
+@pytest.mark.parametrize("capacity", [[], ["reserved"], ["spot", "preemptible"]])
+def test_node_pool_refuses_unknown_capacity_types(capacity):
+    with pytest.raises(ValueError, match="capacity types must be some of"):
+        task_node_pool(capacity)
