@@ -149,6 +149,19 @@ if config.database.enabled:
         ),
     )
 
+# The production Airflow settings, once, for whichever runtime the stack runs.
+airflow_settings = production_settings(
+    settings.tier,
+    SettingsInputs(
+        stack=settings.stack,
+        platform=settings.platform,
+        environment_name=environment_name(settings.stack),
+        backup_bucket=storage.backup_bucket,
+        log_archive_bucket=storage.log_archive_bucket,
+        dag_bucket=storage.dag_bucket,
+    ),
+)
+
 mwaa = None
 if settings.platform is Platform.MWAA:
     bundle = DagBundle(
@@ -160,17 +173,6 @@ if settings.platform is Platform.MWAA:
             versions=versions(),
             tags=tags,
             bucket_ready=storage.dag_bucket_ready,
-        ),
-    )
-    airflow_settings = production_settings(
-        settings.tier,
-        SettingsInputs(
-            stack=settings.stack,
-            platform=settings.platform,
-            environment_name=environment_name(settings.stack),
-            backup_bucket=storage.backup_bucket,
-            log_archive_bucket=storage.log_archive_bucket,
-            dag_bucket=storage.dag_bucket,
         ),
     )
     mwaa = MwaaEnvironment(
@@ -233,17 +235,7 @@ if eks is not None and database is not None:
             aws=aws_context,
             cluster_name=eks.name,
             cluster_arn=eks.arn,
-            settings=production_settings(
-                settings.tier,
-                SettingsInputs(
-                    stack=settings.stack,
-                    platform=settings.platform,
-                    environment_name=environment_name(settings.stack),
-                    backup_bucket=storage.backup_bucket,
-                    log_archive_bucket=storage.log_archive_bucket,
-                    dag_bucket=storage.dag_bucket,
-                ),
-            ),
+            settings=airflow_settings,
             image_repository=image.repository_url,
             image_tag=image.image_tag,
             image_digest=image.image_ref.apply(lambda ref: ref.split("@", 1)[1]),

@@ -15,13 +15,12 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_platform.airflow_settings import (
-    BACKUP_PREFIX,
-    LOG_ARCHIVE_PREFIX,
     environment_name,
     secrets_prefix,
 )
 from airflow_platform.aws_context import AwsContext
 from airflow_platform.config.mwaa import MwaaConfig
+from airflow_platform.dag_grants import backup_statements, log_archive_statement
 from airflow_platform.iam import policy_document, statement
 from airflow_platform.tagging import resource_tags
 
@@ -340,36 +339,8 @@ def execution_policy(environment: str, args: MwaaEnvironmentArgs) -> pulumi.Outp
             ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             [scoped("secretsmanager", f"secret:{secrets_prefix(args.stack)}/*")],
         ),
-        statement(
-            "WriteMetadataBackups",
-            [
-                "s3:PutObject",
-                "s3:GetObject",
-                "s3:GetObjectVersion",
-                "s3:DeleteObject",
-                "s3:DeleteObjectVersion",
-                "s3:AbortMultipartUpload",
-                "s3:ListMultipartUploadParts",
-            ],
-            [pulumi.Output.concat(backups, f"/{BACKUP_PREFIX}/*")],
-        ),
-        statement(
-            "ListMetadataBackups",
-            ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"],
-            [backups],
-            condition={"StringLike": {"s3:prefix": [f"{BACKUP_PREFIX}/*"]}},
-        ),
-        statement(
-            "ArchiveLocalLogs",
-            ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-            [pulumi.Output.concat(args.log_archive_bucket_arn, f"/{LOG_ARCHIVE_PREFIX}/*")],
-        ),
-        # Under prod's object lock only the staging copies of a dump may be removed early.
-        statement(
-            "RemoveBackupStaging",
-            ["s3:BypassGovernanceRetention"],
-            [pulumi.Output.concat(backups, f"/{BACKUP_PREFIX}/*.partial")],
-        ),
+        *backup_statements(backups),
+        log_archive_statement(args.log_archive_bucket_arn),
     ]
     # SQS and S3 for MWAA itself; Secrets Manager for the stack's own secrets under the
     # backend's prefix (the `mode` Variable), which the project key encrypts.

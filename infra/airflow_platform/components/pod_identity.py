@@ -18,12 +18,11 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_platform.airflow_settings import (
-    BACKUP_PREFIX,
-    LOG_ARCHIVE_PREFIX,
     TASK_LOG_PREFIX,
     secrets_prefix,
 )
 from airflow_platform.aws_context import AwsContext
+from airflow_platform.dag_grants import backup_statements, log_archive_statement
 from airflow_platform.iam import policy_document, statement
 from airflow_platform.tagging import resource_tags
 
@@ -117,42 +116,9 @@ def _grant_statements(grant: str, args: PodIdentitiesArgs) -> list[dict[str, Any
             ),
         ]
     if grant == WRITE_BACKUPS:
-        backups = args.backup_bucket_arn
-        return [
-            statement(
-                "WriteMetadataBackups",
-                [
-                    "s3:PutObject",
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:DeleteObject",
-                    "s3:DeleteObjectVersion",
-                    "s3:AbortMultipartUpload",
-                    "s3:ListMultipartUploadParts",
-                ],
-                [_objects(backups, BACKUP_PREFIX)],
-            ),
-            statement(
-                "ListMetadataBackups",
-                ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"],
-                [backups],
-                condition={"StringLike": {"s3:prefix": [f"{BACKUP_PREFIX}/*"]}},
-            ),
-            # Under prod's object lock only the staging copies of a dump may go early.
-            statement(
-                "RemoveBackupStaging",
-                ["s3:BypassGovernanceRetention"],
-                [pulumi.Output.concat(backups, f"/{BACKUP_PREFIX}/*.partial")],
-            ),
-        ]
+        return backup_statements(args.backup_bucket_arn)
     if grant == ARCHIVE_LOGS:
-        return [
-            statement(
-                "ArchiveLocalLogs",
-                ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                [_objects(logs, LOG_ARCHIVE_PREFIX)],
-            )
-        ]
+        return [log_archive_statement(logs)]
     if grant == PUT_BACKUP_METRICS:
         # PutMetricData has no resource scope; the namespace condition is the scope.
         return [

@@ -8,7 +8,7 @@ import inspect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
 from pydantic.alias_generators import to_camel
@@ -18,6 +18,16 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )  # fmt: skip
+
+
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return days
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+"""Days a CloudWatch log group keeps its events: one of CloudWatch's allowed values."""
 
 
 def matches(pattern: re.Pattern[str], what: str) -> AfterValidator:

@@ -14,8 +14,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from airflow_platform.config.base import (
-    LOG_RETENTION_DAYS,
     ConfigModel,
+    LogRetentionDays,
     RuleProblem,
     enforce,
     matches,
@@ -80,16 +80,9 @@ class EksConfig(ConfigModel):
         default_factory=lambda: [CapacityType.SPOT, CapacityType.ON_DEMAND], min_length=1
     )
     """EC2 capacity the task node pool may use: spot and/or on-demand (prod: on-demand only)."""
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
     """Retention of the control-plane log group, one of CloudWatch's allowed values (prod: at
     least 365)."""
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention(cls, days: int) -> int:
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return days
 
     @field_validator("public_access_cidrs", "admin_role_arns", "task_capacity_types")
     @classmethod

@@ -22,8 +22,8 @@ from pydantic import (
 )
 
 from airflow_platform.config.base import (
-    LOG_RETENTION_DAYS,
     ConfigModel,
+    LogRetentionDays,
     RuleProblem,
     enforce,
     matches,
@@ -98,7 +98,7 @@ class NetworkConfig(ConfigModel):
     """One NAT gateway per AZ (survives an AZ outage) instead of one shared NAT."""
     flow_logs: bool = False
     """Send VPC flow logs (all traffic) to a CloudWatch log group."""
-    flow_log_retention_days: int = 30
+    flow_log_retention_days: LogRetentionDays = 30
     """Retention of the flow-log group, one of CloudWatch's allowed values."""
     existing_vpc: ExistingVpc | None = None
     """Use this VPC instead of creating one; then no other network key may be set."""
@@ -111,13 +111,6 @@ class NetworkConfig(ConfigModel):
         if not cidr.is_private:
             raise ValueError("expected a private (RFC 1918) range")
         return cidr
-
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _retention_allowed(cls, days: int) -> int:
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return days
 
 
 class LogArchiveConfig(ConfigModel):
@@ -237,7 +230,7 @@ class DatabaseConfig(ConfigModel):
     """Statements running at least this long are logged (`log_min_duration_statement`)."""
     monitoring_interval_seconds: int = 60
     """Enhanced Monitoring granularity: 1, 5, 10, 15, 30 or 60 seconds."""
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
     """Retention of the exported PostgreSQL log groups, one of CloudWatch's allowed values."""
     backup_window: Annotated[str, AfterValidator(_daily_window)] = "02:00-03:00"
     """Daily automated-backup window, hh:mm-hh:mm UTC, at least 30 minutes."""
@@ -258,13 +251,6 @@ class DatabaseConfig(ConfigModel):
         if seconds not in MONITORING_INTERVALS:
             raise ValueError(f"expected one of {', '.join(map(str, MONITORING_INTERVALS))}")
         return seconds
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention(cls, days: int) -> int:
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return days
 
     @property
     def engine_major(self) -> int:

@@ -9,8 +9,8 @@ from typing import Annotated
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from airflow_platform.config.base import (
-    LOG_RETENTION_DAYS,
     ConfigModel,
+    LogRetentionDays,
     RuleProblem,
     enforce,
     matches,
@@ -81,7 +81,7 @@ class MwaaConfig(ConfigModel):
     """Level of the scheduler, DAG-processing, web-server and worker logs."""
     task_log_level: LogLevel = LogLevel.INFO
     """Level of the task logs."""
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
     """Retention MWAA's log groups get (the stack sets it), one of CloudWatch's values."""
     maintenance_window_start: Annotated[
         str, matches(_MWAA_WINDOW, "a weekly start time such as SUN:03:00 (UTC, on :00 or :30)")
@@ -89,13 +89,6 @@ class MwaaConfig(ConfigModel):
     """Start of MWAA's weekly maintenance window, DAY:HH:MM UTC on the hour or half hour."""
     airflow_options: dict[str, str] = Field(default_factory=dict)
     """Extra Airflow options (`section.key: value`) over the production settings."""
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention(cls, days: int) -> int:
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return days
 
     @field_validator("airflow_options")
     @classmethod
