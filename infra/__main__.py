@@ -31,7 +31,7 @@ from airflow_platform.components.database import (
     MetadataDatabaseArgs,
 )
 from airflow_platform.components.database import PORT as DATABASE_PORT
-from airflow_platform.components.eks import EksCluster, EksClusterArgs, task_node_pool
+from airflow_platform.components.eks import EksCluster, EksClusterArgs
 from airflow_platform.components.encryption import ProjectKey, ProjectKeyArgs
 from airflow_platform.components.image import AirflowImage, AirflowImageArgs
 from airflow_platform.components.mwaa import MwaaEnvironment, MwaaEnvironmentArgs
@@ -40,6 +40,7 @@ from airflow_platform.components.storage import Storage, StorageArgs
 from airflow_platform.config import load_settings
 from airflow_platform.config.model import Platform
 from airflow_platform.tagging import stack_tags
+from airflow_platform.task_pool import task_node_pool
 from airflow_platform.versions import versions
 from airflow_platform.zones import check_zone_count, region_zones
 

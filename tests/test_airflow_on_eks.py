@@ -199,3 +199,24 @@ def test_a_requirements_change_rebuilds_the_image_and_rolls_the_release_only(tmp
         "airflow-release": "update",
         "airflow-metadata-user": "replace",
     }
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
+def test_task_pods_select_and_tolerate_exactly_the_task_node_pool(plans, stack):
+    doc = plans[stack]
+    [pool] = _states(doc, "kubernetes:karpenter.sh/v1:NodePool")
+    [release] = _states(doc, RELEASE)
+    workers = release["inputs"]["values"]["workers"]
+    template = pool["inputs"]["spec"]["template"]
+    # The pool's label is what task pods select; its taint is what they (alone) tolerate.
+    assert workers["nodeSelector"] == template["metadata"]["labels"]
+    [taint] = template["spec"]["taints"]
+    [toleration] = workers["tolerations"]
+    assert {k: toleration[k] for k in ("key", "value", "effect")} == taint
+    assert toleration["operator"] == "Equal"
+    assert workers["podAnnotations"] == {"karpenter.sh/do-not-disrupt": "true"}
+    # No other component tolerates the taint: only task pods land on the pool.
+    values = release["inputs"]["values"]
+    others = [name for name, part in values.items() if name != "workers" and "tolerations" in
+              (part if isinstance(part, dict) else {})]  # fmt: skip
+    assert others == []

@@ -15,19 +15,17 @@ from airflow_platform.components.eks import (
     CLUSTER_ROLE_POLICIES,
     LOG_TYPES,
     NODE_ROLE_POLICIES,
-    TASK_NODE_LABEL,
-    TASK_TOLERATION,
     EksCluster,
     EksClusterArgs,
     cluster_name,
     log_group_name,
-    task_node_pool,
 )
 from airflow_platform.config import Tier
 from airflow_platform.plan.mocks import PLACEHOLDER_ACCOUNT_ID
 from airflow_platform.plan.project import SECRET_PLACEHOLDER, StackConfig
 from airflow_platform.plan.runner import run_function
 from airflow_platform.tagging import stack_tags
+from airflow_platform.task_pool import TASK_NODE_LABEL, TASK_TOLERATION, task_node_pool
 from airflow_platform.versions import versions
 from tests.conftest import REGION, TIER_STACKS, Declared, settings_for
 

@@ -303,8 +303,24 @@ class KubernetesWorkers(ChartModel):
     service_account: WorkerServiceAccount
 
 
+class Toleration(ChartModel):
+    key: str
+    operator: Literal["Equal", "Exists"]
+    value: str
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
 class Workers(ChartModel):
+    """The KubernetesExecutor's task pods. Their pod template
+    (chart/files/pod-template-file.kubernetes-helm-yaml) takes `nodeSelector` from
+    `workers.kubernetes.nodeSelector`, else `workers.nodeSelector`, tolerations from
+    `workers.tolerations` and annotations from `workers.podAnnotations`: the `workers.*`
+    forms are read by every chart version the platform has pinned."""
+
     kubernetes: KubernetesWorkers
+    node_selector: dict[str, str]
+    tolerations: list[Toleration]
+    pod_annotations: dict[str, str]
 
 
 class ChartValues(ChartModel):

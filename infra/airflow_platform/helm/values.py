@@ -25,6 +25,7 @@ import pulumi
 from airflow_platform.airflow_settings import METADATA_SECRET_NAME, SIZING
 from airflow_platform.config.model import Tier
 from airflow_platform.helm.schema import validate_values
+from airflow_platform.task_pool import DO_NOT_DISRUPT, TASK_NODE_LABEL, TASK_TOLERATION
 from airflow_platform.versions import versions
 
 CHART_REPOSITORY = "https://airflow.apache.org"
@@ -421,7 +422,12 @@ def chart_values(
                 "kubernetes": {
                     "resources": _resources("workers", tier),
                     "serviceAccount": {"create": True, "name": WORKER_SERVICE_ACCOUNT},
-                }
+                },
+                # Task pods, and only they, run on the task node pool (task_pool.py): spot
+                # where the tier allows, never disrupted while a task runs.
+                "nodeSelector": dict(TASK_NODE_LABEL),
+                "tolerations": [dict(TASK_TOLERATION)],
+                "podAnnotations": dict(DO_NOT_DISRUPT),
             },
         }
     )
