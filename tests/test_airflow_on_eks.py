@@ -45,7 +45,7 @@ def _named(doc: dict, name: str, token: str | None = None) -> dict:
 @pytest.mark.parametrize("stack", EKS_STACKS)
 def test_every_airflow_service_account_has_a_role_trusted_by_it_alone(plans, stack):
     doc = plans[stack]
-    cluster_arn = _named(doc, "eks-cluster")["inputs"]
+    cluster = _named(doc, "eks-cluster")["inputs"]
     associations = _states(doc, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
     assert {a["inputs"]["serviceAccount"] for a in associations} == set(GRANTS)
     assert set(SERVICE_ACCOUNTS.values()) | {METADATA_USER_SERVICE_ACCOUNT} == set(GRANTS)
@@ -61,7 +61,7 @@ def test_every_airflow_service_account_has_a_role_trusted_by_it_alone(plans, sta
         assert tags["aws:RequestTag/kubernetes-service-account"] == service_account
         assert tags["aws:RequestTag/kubernetes-namespace"] == "airflow"
         assert tags["aws:RequestTag/eks-cluster-arn"].endswith(f":cluster/airflow-{stack}")
-    assert cluster_arn["name"] == f"airflow-{stack}"
+    assert cluster["name"] == f"airflow-{stack}"
 
 
 @pytest.mark.parametrize("stack", EKS_STACKS)

@@ -188,8 +188,10 @@ class AirflowOnEks(pulumi.ComponentResource):
             namespace=args.namespace,
             release_name=self.release_name,
         )
-        secrets = self._secrets(name, args, inputs, in_namespace)
-        login = self._metadata_user_job(name, args, in_namespace, [*secrets, identities])
+        secrets, password_version = self._secrets(name, args, inputs, in_namespace)
+        login = self._metadata_user_job(
+            name, args, in_namespace, [*secrets, identities], password_version
+        )
 
         # Checked against the chart's schema once the digest and bucket names are known.
         values = chart.chart_values_output(args.settings, args.tier, inputs)
@@ -224,8 +226,9 @@ class AirflowOnEks(pulumi.ComponentResource):
         args: AirflowOnEksArgs,
         inputs: chart.ChartInputs,
         opts: pulumi.ResourceOptions,
-    ) -> list[pulumi.Resource]:
-        """The secrets the chart and the login Job read, generated once per stack."""
+    ) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
+        """The secrets the chart and the login Job read, generated once per stack, and a
+        short hash of the app password (its version, without the password)."""
         generated = pulumi.ResourceOptions(parent=self)
         fernet = random.RandomBytes(f"{name}-fernet-key", length=32, opts=generated)
         api_key = random.RandomPassword(
@@ -289,7 +292,7 @@ class AirflowOnEks(pulumi.ComponentResource):
                 opts,
             ),
         ]
-        self._app_password_version = app_password.result.apply(
+        password_version = app_password.result.apply(
             lambda text: hashlib.sha256(text.encode()).hexdigest()[:12]
         )
         if args.tier in (Tier.DEV, Tier.EPHEMERAL):
@@ -304,7 +307,7 @@ class AirflowOnEks(pulumi.ComponentResource):
                     opts,
                 )
             )
-        return made
+        return made, password_version
 
     def _metadata_user_job(
         self,
@@ -312,6 +315,7 @@ class AirflowOnEks(pulumi.ComponentResource):
         args: AirflowOnEksArgs,
         opts: pulumi.ResourceOptions,
         after: Sequence[pulumi.Resource],
+        password_version: pulumi.Output[str],
     ) -> kubernetes.batch.v1.Job:
         """Airflow's login on RDS, made to match the stack's password before the chart's
         migration job connects with it (platform_ops.metadata_user)."""
@@ -346,9 +350,7 @@ class AirflowOnEks(pulumi.ComponentResource):
                 "template": {
                     "metadata": {
                         # A new app password makes a new pod template: the Job runs again.
-                        "annotations": {
-                            "airflow-platform/password-version": self._app_password_version
-                        }
+                        "annotations": {"airflow-platform/password-version": password_version}
                     },
                     "spec": {
                         "serviceAccountName": METADATA_USER_SERVICE_ACCOUNT,
