@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import keyword
 import re
 import subprocess
 import sys
@@ -137,7 +138,11 @@ def _resource_module(token: str) -> tuple[ModuleType, str]:
     module, cls = module_and_class.split(":")
     sdk = importlib.import_module("pulumi_random" if package == "random" else "pulumi_aws")
     if package == "aws":
-        sdk = importlib.import_module(f"pulumi_aws.{module.split('/')[0]}")
+        name = module.split("/")[0]
+        # A module named after a Python keyword gets a trailing underscore (pulumi_aws.lambda_).
+        sdk = importlib.import_module(
+            f"pulumi_aws.{name}_" if keyword.iskeyword(name) else f"pulumi_aws.{name}"
+        )
     resource = getattr(sdk, cls)
     return importlib.import_module(resource.__module__), cls
 

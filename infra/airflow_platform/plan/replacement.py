@@ -65,11 +65,41 @@ _SECURITY_GROUP_RULE = frozenset(
 )
 
 REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
+    # aws_chatbot_slack_channel_configuration (Framework): internal/service/chatbot/
+    #   slack_channel_configuration.go @ 02568cd96c755798f5e9f9adca199da877b7912e (same schema
+    #   @ 2e60b4c86e35e534c4f0cba62e7e0a8f85ff3eb4): no attribute carries RequiresReplace and
+    #   ModifyPlan only sets tags_all, so only the v6 region rule replaces it. Note: Update
+    #   expands the plan into UpdateSlackChannelConfigurationInput, which (per the AWS API, not
+    #   checked here) has no configurationName or slackTeamId field, so a change to either
+    #   plans as an in-place update that AWS does not apply.
+    "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": frozenset({"region"}),
+    # aws_cloudwatch_dashboard: internal/service/cloudwatch/dashboard.go
+    #   @ 0620f2a6a126dfcbc4aecbc9a117b0fbea1656ff (dashboardBody is PutDashboard in place)
+    "aws:cloudwatch/dashboard:Dashboard": frozenset({"dashboardName", "region"}),
+    # aws_cloudwatch_event_rule: internal/service/events/rule.go
+    #   @ 0cdab4ae09a963535e03dde0bff4784afe8e3517 (pattern, schedule, state, roleArn and
+    #   description are PutRule in place)
+    "aws:cloudwatch/eventRule:EventRule": frozenset(
+        {"eventBusName", "name", "namePrefix", "region"}
+    ),
+    # aws_cloudwatch_event_target: internal/service/events/target.go
+    #   @ 0762c41e2027fcd3cb8340d3e6886c6975fc0a59 (arn, input and the *Target blocks are
+    #   PutTargets in place). appsyncTarget is newer than that source; it is one more PutTargets
+    #   parameter, so it is not listed (unverified against source).
+    "aws:cloudwatch/eventTarget:EventTarget": frozenset(
+        {"eventBusName", "region", "rule", "targetId"}
+    ),
     # aws_cloudwatch_log_group: internal/service/logs/group.go
     #   @ 0073593e7d6993ba482409f4dc35438daaa79bb3 (kmsKeyId and retentionInDays update in place)
     "aws:cloudwatch/logGroup:LogGroup": frozenset(
         {"logGroupClass", "name", "namePrefix", "region"}
     ),
+    # aws_cloudwatch_metric_alarm: internal/service/cloudwatch/metric_alarm.go
+    #   @ 055611a654738da73e7b1e2b5d2b7672c6d4d531: only alarm_name (Pulumi `name`) is ForceNew;
+    #   everything else is PutMetricAlarm in place. evaluationCriteria, evaluationInterval,
+    #   evaluationWindow and warmUpConfiguration are newer than that source; they are
+    #   PutMetricAlarm parameters too, so they are not listed (unverified against source).
+    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name", "region"}),
     # aws_default_security_group: internal/service/ec2/vpc_default_security_group.go
     #   @ 01f431114674c27cf790fafb67ac274bf8f765e1
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": frozenset({"region", "vpcId"}),
@@ -197,6 +227,12 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": frozenset(
         {"accessScope", "clusterName", "policyArn", "principalArn", "region"}
     ),
+    # aws_eks_addon: internal/service/eks/addon.go @ 00a35305dc1b297a6fcdecdfbba33f1e63c3da39
+    #   (addon_name and cluster_name are ForceNew; addon_version, configuration_values,
+    #   pod_identity_association and service_account_role_arn go through UpdateAddon).
+    #   namespaceConfig is newer than that source; the installed SDK's doc says a namespace
+    #   change needs the add-on removed and re-created (UpdateAddon takes no namespace).
+    "aws:eks/addon:Addon": frozenset({"addonName", "clusterName", "namespaceConfig", "region"}),
     # aws_eks_cluster: internal/service/eks/cluster.go @ 00555dc5b38f92abbfa230badea0ed0754cea81e
     #   (v6 schema); version, logging, vpcConfig endpoints/CIDRs/subnets/security groups, the
     #   Auto Mode blocks and accessConfig.authenticationMode update in place.
@@ -246,6 +282,21 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
             "region",
             "xksKeyId",
         }
+    ),
+    # aws_lambda_function: internal/service/lambda/function.go
+    #   @ 0156d84e6bb47e4a5fe0c8e87cf2d14fb1dc3b8c: function_name (Pulumi `name`) and
+    #   package_type are ForceNew; tenancyConfig is a ForceNew block (tenantIsolationMode).
+    #   durableConfig: CustomizeDiff ForceNewIfChange only when the block is added or removed;
+    #   its executionTimeout and retentionPeriod update in place. Code, configuration,
+    #   capacityProviderConfig, vpcConfig and concurrency update in place.
+    "aws:lambda/function:Function": frozenset(
+        {"durableConfig", "name", "packageType", "region", "tenancyConfig"}
+    ),
+    # aws_lambda_function_event_invoke_config: internal/service/lambda/
+    #   function_event_invoke_config.go @ 01606926a0c0ab9174aec440f976a48b0baee722
+    #   (destinationConfig and the retry limits are PutFunctionEventInvokeConfig in place)
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": frozenset(
+        {"functionName", "qualifier", "region"}
     ),
     # aws_mwaa_environment: internal/service/mwaa/environment.go
     #   @ 05198464f1d2d49391e8f71af14c7c4930234951
@@ -352,6 +403,27 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:s3/bucketVersioning:BucketVersioning": frozenset(
         {"bucket", "expectedBucketOwner", "region"}
     ),
+    # aws_scheduler_schedule: internal/service/scheduler/schedule.go
+    #   @ 02f524b9e9cc109457eeba63867c83e70af99455 (expression, target, window, dates, state and
+    #   kmsKeyArn are UpdateSchedule in place)
+    "aws:scheduler/schedule:Schedule": frozenset({"groupName", "name", "namePrefix", "region"}),
+    # aws_sns_topic: internal/service/sns/topic.go @ 00a35305dc1b297a6fcdecdfbba33f1e63c3da39
+    #   (every other attribute is SetTopicAttributes in place). maximumMessageSize is newer than
+    #   that source; it is a topic attribute too, so it is not listed (unverified against source).
+    "aws:sns/topic:Topic": frozenset({"fifoTopic", "name", "namePrefix", "region"}),
+    # aws_sns_topic_policy: internal/service/sns/topic_policy.go
+    #   @ 00a35305dc1b297a6fcdecdfbba33f1e63c3da39 (policy is SetTopicAttributes in place)
+    "aws:sns/topicPolicy:TopicPolicy": frozenset({"arn", "region"}),
+    # aws_sns_topic_subscription: internal/service/sns/topic_subscription.go
+    #   @ 04a2e6e5bc625ec85ea8c678219b483fc674877e (a v5 copy, the newest the index had; no v6
+    #   copy was found). topic_arn is Pulumi `topic`; the policies, filterPolicyScope and
+    #   rawMessageDelivery are SetSubscriptionAttributes in place.
+    "aws:sns/topicSubscription:TopicSubscription": frozenset(
+        {"endpoint", "protocol", "region", "topic"}
+    ),
+    # aws_sqs_queue: internal/service/sqs/queue.go @ 00a35305dc1b297a6fcdecdfbba33f1e63c3da39
+    #   (every other attribute is SetQueueAttributes in place)
+    "aws:sqs/queue:Queue": frozenset({"fifoQueue", "name", "namePrefix", "region"}),
     # aws_vpc_security_group_egress_rule (Framework): internal/service/ec2/
     #   vpc_security_group_egress_rule.go @ 050ac11163cab8cdae5936a7f40b0e528ff780df embeds the
     #   rule base schema of vpc_security_group_ingress_rule.go
@@ -415,6 +487,9 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "kubernetes:core/v1:Namespace": _KUBERNETES_METADATA,
     "kubernetes:core/v1:ServiceAccount": _KUBERNETES_METADATA,
     "kubernetes:core/v1:Secret": _KUBERNETES_METADATA | {"data", "stringData", "type"},
+    # Service `.spec.clusterIP` and `.spec.type` (same force_new.go). `.spec.loadBalancerClass`
+    #   is not there: the API server refuses to change it once set, so such an update fails.
+    "kubernetes:core/v1:Service": _KUBERNETES_METADATA | {"spec.clusterIP", "spec.type"},
     "kubernetes:batch/v1:Job": _KUBERNETES_METADATA | {"spec.selector", "spec.template"},
     "kubernetes:karpenter.sh/v1:NodePool": _KUBERNETES_METADATA,
     # A Helm release cannot be renamed or moved to another namespace: a new one is a new
