@@ -7,7 +7,11 @@ own that AWS manages and backs up and that no task can reach.
 
 pg_dump (custom format) streams straight into an S3 multipart upload, is read back and
 checked (SHA-256, `pg_restore --list`), and publishes the metrics the backup-freshness alarm
-watches. The logic is `platform_ops.metadata_backup`; `airflow-platform backup` runs the same.
+watches (namespace `AirflowPlatform/Backups`, dimensions Stack and Database; the stack comes
+from the Airflow option `[platform] stack`, else the Variable `platform_stack`). Beside each
+dump it stores `<dump>.manifest.json`: every table's row count and a few tables' checksums,
+taken in the snapshot pg_dump dumps, which the weekly `restore_drill` checks a restore
+against. The logic is `platform_ops.metadata_backup`; `airflow-platform backup` runs the same.
 """
 
 from __future__ import annotations

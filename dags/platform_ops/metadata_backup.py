@@ -9,7 +9,13 @@ Where things come from (first found wins):
   backup bucket); no default, a backup with nowhere to go fails before it starts;
 * the prefix: the Variable `platform_backup_prefix`, else `[platform] backup_prefix`,
   else `metadata-db`;
-* the part size (MiB): the Variable `platform_backup_part_size_mib`, else 16.
+* the part size (MiB): the Variable `platform_backup_part_size_mib`, else 16;
+* the tables whose checksum the manifest records: the Variable
+  `platform_backup_checksum_tables` (comma-separated, `table` or `schema.table`), else
+  Airflow's `dag`, `dag_run`, `slot_pool`, `variable` (those that exist);
+* the stack, the metrics' `Stack` dimension: the Airflow option `[platform] stack` (the
+  infrastructure sets it), else the Variable `platform_stack`; with neither the task fails,
+  since metrics without it would mix with another stack's in the same account.
 
 Airflow is imported inside the functions that need it, so the module imports (and its
 unit tests run) without an Airflow installation.
@@ -26,6 +32,7 @@ from typing import Any
 
 from platform_ops.backup import DEFAULT_PREFIX, BackupResult, BackupSettings, ConnInfo, run_backup
 from platform_ops.backup.backup import DEFAULT_PART_SIZE, MIB
+from platform_ops.backup.fingerprint import DEFAULT_CHECKSUM_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +40,10 @@ DEFAULT_CONNECTION_ID = "metadata_db"
 BUCKET_VARIABLE = "platform_backup_bucket"
 PREFIX_VARIABLE = "platform_backup_prefix"
 PART_SIZE_VARIABLE = "platform_backup_part_size_mib"
+CHECKSUM_TABLES_VARIABLE = "platform_backup_checksum_tables"
+STACK_VARIABLE = "platform_stack"
 CONFIG_SECTION = "platform"
+STACK_OPTION = "stack"
 PG_BIN_DIR_ENV = "AIRFLOW_PLATFORM_PG_BIN_DIR"
 LOG_EVERY_BYTES = 256 * MIB
 # libpq parameters an Airflow Postgres connection's extra may carry through to pg_dump.
@@ -120,14 +130,29 @@ class TaskOptions:
     bucket: str
     prefix: str = DEFAULT_PREFIX
     part_size: int = DEFAULT_PART_SIZE
+    checksum_tables: tuple[str, ...] = DEFAULT_CHECKSUM_TABLES
 
 
 Lookup = Callable[[str], str | None]
 
 
+def resolve_stack(option: Lookup, variable: Lookup) -> str:
+    """The stack's name: the option `[platform] stack` (`option(key)`), else the Variable
+    `platform_stack` (`variable(name)`); `BackupConfigError` naming both when neither is set."""
+    stack = (option(STACK_OPTION) or "").strip() or (variable(STACK_VARIABLE) or "").strip()
+    if not stack:
+        raise BackupConfigError(
+            f"no stack name for the backup metrics' Stack dimension: set the Airflow option "
+            f"[{CONFIG_SECTION}] {STACK_OPTION} (the infrastructure sets it) or the Variable "
+            f"{STACK_VARIABLE!r}"
+        )
+    return stack
+
+
 def resolve_options(variable: Lookup, option: Lookup) -> TaskOptions:
-    """Bucket, prefix and part size from Variables (`variable(name)`) over Airflow config
-    options (`option(key)` in the `[platform]` section), over the defaults."""
+    """Bucket, prefix, part size and checksummed tables from Variables (`variable(name)`)
+    over Airflow config options (`option(key)` in the `[platform]` section), over the
+    defaults."""
     bucket = variable(BUCKET_VARIABLE) or option("backup_bucket")
     if not bucket:
         raise BackupConfigError(
@@ -145,19 +170,37 @@ def resolve_options(variable: Lookup, option: Lookup) -> TaskOptions:
                 f"Variable {PART_SIZE_VARIABLE!r} is {part_size_text!r}; expected a whole "
                 "number of MiB from 5 to 5120"
             ) from None
-    return TaskOptions(bucket=bucket.strip(), prefix=prefix.strip("/ "), part_size=part_size)
+    tables_text = variable(CHECKSUM_TABLES_VARIABLE)
+    checksum_tables = DEFAULT_CHECKSUM_TABLES
+    if tables_text is not None:
+        checksum_tables = tuple(t.strip() for t in tables_text.split(",") if t.strip())
+    return TaskOptions(
+        bucket=bucket.strip(),
+        prefix=prefix.strip("/ "),
+        part_size=part_size,
+        checksum_tables=checksum_tables,
+    )
 
 
-def backup_settings(conn: ConnInfo, options: TaskOptions) -> BackupSettings:
+def pg_bin_dir() -> Path | None:
+    """`AIRFLOW_PLATFORM_PG_BIN_DIR`, else None (the PostgreSQL client from PATH)."""
+    value = os.environ.get(PG_BIN_DIR_ENV)
+    return Path(value) if value else None
+
+
+def backup_settings(
+    conn: ConnInfo, options: TaskOptions, stack: str | None = None
+) -> BackupSettings:
     """The `BackupSettings` the task runs (pg_dump from PATH or `AIRFLOW_PLATFORM_PG_BIN_DIR`)."""
-    pg_bin_dir = os.environ.get(PG_BIN_DIR_ENV)
     try:
         return BackupSettings(
             dsn=conn.dsn(),
             bucket=options.bucket,
             prefix=options.prefix,
             part_size=options.part_size,
-            pg_bin_dir=Path(pg_bin_dir) if pg_bin_dir else None,
+            pg_bin_dir=pg_bin_dir(),
+            stack=stack,
+            checksum_tables=options.checksum_tables,
         )
     except ValueError as error:
         raise BackupConfigError(str(error)) from None
@@ -179,6 +222,8 @@ def summary(result: BackupResult) -> dict[str, Any]:
     """What the task returns (its XCom): enough to find and check the dump."""
     return {
         "url": result.url,
+        "manifest": f"s3://{result.bucket}/{result.manifest_key}",
+        "tables": len(result.fingerprint.rows) if result.fingerprint else None,
         "version_id": result.version_id,
         "database": result.database,
         "bytes": result.size,
@@ -188,16 +233,30 @@ def summary(result: BackupResult) -> dict[str, Any]:
     }
 
 
-def run_backup_task(conn_id: str = DEFAULT_CONNECTION_ID) -> dict[str, Any]:
-    """The backup DAG's task body: resolve the Airflow connection and options, back up."""
-    from airflow.sdk import Connection, Variable, conf
+def airflow_lookups() -> tuple[Lookup, Lookup]:
+    """(Variable lookup, `[platform]` option lookup) through the Airflow SDK."""
+    from airflow.sdk import Variable, conf
 
-    conn = conninfo_from_connection(ConnectionFields.of(Connection.get(conn_id)))
-    options = resolve_options(
+    return (
         lambda name: Variable.get(name, default=None),
         lambda key: conf.get(CONFIG_SECTION, key, fallback=None),
     )
-    settings = backup_settings(conn, options)
+
+
+def airflow_connection(conn_id: str) -> ConnInfo:
+    """The libpq parameters of the Airflow connection `conn_id`."""
+    from airflow.sdk import Connection
+
+    return conninfo_from_connection(ConnectionFields.of(Connection.get(conn_id)))
+
+
+def run_backup_task(conn_id: str = DEFAULT_CONNECTION_ID) -> dict[str, Any]:
+    """The backup DAG's task body: resolve the Airflow connection and options, back up."""
+    variable, option = airflow_lookups()
+    stack = resolve_stack(option, variable)
+    conn = airflow_connection(conn_id)
+    options = resolve_options(variable, option)
+    settings = backup_settings(conn, options, stack)
     log.info("backing up %s to s3://%s/%s/", conn.masked(), options.bucket, options.prefix)
     result = run_backup(settings, progress=progress_logger(conn.database))
     log.info(

@@ -1,7 +1,8 @@
 """A missing or too-old PostgreSQL client, as backups and restores report it: what is wrong,
 which program, which version it reports, and what to do. No server: the clients are fake
 scripts in tmp_path that print a version and fail as the real ones do (their messages are
-copied from pg_dump 13-17 and pg_restore 15)."""
+copied from pg_dump 13-17 and pg_restore 15), and a psql that plays the backup's snapshot
+session."""
 
 from __future__ import annotations
 
@@ -46,6 +47,25 @@ def fake_client(bin_dir: Path, name: str, version: str, stderr: str = "") -> Pat
         f'if [ "$1" = --version ]; then echo "{name} (PostgreSQL) {version}"; exit 0; fi\n'
         f"cat >&2 <<'EOF'\n{stderr}\nEOF\n"
         "exit 1\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def fake_psql_session(bin_dir: Path, version: str) -> Path:
+    """A psql that answers what a backup asks before pg_dump starts (the server's version,
+    the exported snapshot's id, the tables: none), one JSON line each, and waits for its
+    stdin to close."""
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / "psql"
+    path.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = --version ]; then echo "psql (PostgreSQL) {version}"; exit 0; fi\n'
+        'while IFS= read -r line; do case "$line" in\n'
+        "  *server_version*) echo '\"17.2\"' ;;\n"
+        "  *pg_export_snapshot*) echo '\"00000003-0000001B-1\"' ;;\n"
+        "  *'jsonb_build_array(n.nspname'*) echo '[]' ;;\n"
+        "esac; done\n"
     )
     path.chmod(0o755)
     return path
@@ -138,6 +158,7 @@ def test_backup_names_pg_dump_its_version_and_the_servers_when_pg_dump_is_older_
 ) -> None:
     pg_dump = fake_client(tmp_path / "bin", "pg_dump", "15.4", refusal)
     fake_client(tmp_path / "bin", "pg_restore", "15.4")
+    fake_psql_session(tmp_path / "bin", "15.4")
     s3 = RecordingS3()
 
     message = backup_with(tmp_path / "bin", s3)
@@ -159,6 +180,7 @@ def test_backup_asks_pg_dump_its_version_when_the_refusal_does_not_state_it(
     refusal = "pg_dump: error: aborting because of server version mismatch"
     pg_dump = fake_client(tmp_path / "bin", "pg_dump", "16.1", refusal)
     fake_client(tmp_path / "bin", "pg_restore", "16.1")
+    fake_psql_session(tmp_path / "bin", "16.1")
 
     message = backup_with(tmp_path / "bin", RecordingS3())
 

@@ -1,17 +1,20 @@
 """The metadata_backup DAG run by the pinned Airflow (`dag.test()`), against the embedded
 PostgreSQL and moto's S3 over HTTP: the connection comes through Airflow's secrets chain
-(an `AIRFLOW_CONN_*` variable), the bucket through a Variable, and the dump it stores
-restores to the same data."""
+(an `AIRFLOW_CONN_*` variable), the bucket through a Variable, the stack through the option
+`[platform] stack`, and the dump it stores restores to the same data."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from platform_ops.backup import RestoreSettings, S3Location, run_restore
+from platform_ops.backup.metrics import NAMESPACE
 from platform_ops.metadata_backup import BUCKET_VARIABLE, PREFIX_VARIABLE
 from tests.conftest import ROOT
 from tests.integration.conftest import Seeded, SlackSink, assert_bucket_clean
@@ -47,6 +50,7 @@ def dag_env(monkeypatch: pytest.MonkeyPatch, pg: PgServer, bucket: str) -> pytes
     monkeypatch.setenv(f"AIRFLOW_VAR_{BUCKET_VARIABLE.upper()}", bucket)
     monkeypatch.setenv(f"AIRFLOW_VAR_{PREFIX_VARIABLE.upper()}", "dag-backups")
     monkeypatch.setenv("AIRFLOW_PLATFORM_PG_BIN_DIR", str(pg.bin_dir))
+    monkeypatch.setenv("AIRFLOW__PLATFORM__STACK", f"test-{uuid.uuid4().hex[:8]}")
     return monkeypatch
 
 
@@ -64,9 +68,10 @@ def test_backup_dag_stores_a_dump_that_restores_to_the_same_data(
     run = backup_dag.test()
 
     assert run.state == "success"
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    assert len(keys) == 1
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+    assert len(keys) == 2
     assert keys[0].startswith(f"dag-backups/{seeded.name}/")
+    assert keys[1] == f"{keys[0]}.manifest.json"
     target = new_database("from_dag")
     run_restore(
         RestoreSettings(dsn=target, source=S3Location(bucket, keys[0]), pg_bin_dir=pg.bin_dir)
@@ -95,3 +100,41 @@ def test_backup_dag_fails_alerts_slack_and_leaves_nothing_when_the_login_is_wron
     assert "password authentication failed" in text
     assert "wrong-pw-42" not in text
     assert PASSWORD not in text
+
+
+def test_backup_dag_publishes_its_metrics_with_the_stack_and_database_dimensions(
+    backup_dag: Any, dag_env: pytest.MonkeyPatch, pg: PgServer, seeded: Seeded
+) -> None:
+    dag_env.setenv("AIRFLOW_CONN_METADATA_DB", _connection_json(pg, seeded.name))
+    stack = f"dims-{uuid.uuid4().hex[:8]}"
+    dag_env.setenv("AIRFLOW__PLATFORM__STACK", stack)
+
+    assert backup_dag.test().state == "success"
+
+    listed = boto3.client("cloudwatch").list_metrics(
+        Namespace=NAMESPACE, Dimensions=[{"Name": "Stack", "Value": stack}]
+    )["Metrics"]
+    assert {m["MetricName"] for m in listed} == {
+        "LastSuccessTimestamp", "SizeBytes", "DurationSeconds"
+    }  # fmt: skip
+    expected = [{"Name": "Stack", "Value": stack}, {"Name": "Database", "Value": seeded.name}]
+    assert all(m["Dimensions"] == expected for m in listed)
+
+
+def test_backup_dag_fails_before_dumping_naming_both_settings_when_no_stack_is_set(
+    backup_dag: Any, dag_env: pytest.MonkeyPatch, pg: PgServer, seeded: Seeded, s3: Any,
+    bucket: str, slack: SlackSink,
+) -> None:  # fmt: skip
+    dag_env.setenv("AIRFLOW_CONN_METADATA_DB", _connection_json(pg, seeded.name))
+    dag_env.delenv("AIRFLOW__PLATFORM__STACK")
+    dag_env.delenv("AIRFLOW_VAR_PLATFORM_STACK", raising=False)
+    for task in backup_dag.tasks:
+        task.retries = 0
+
+    run = backup_dag.test()
+
+    assert run.state == "failed"
+    assert_bucket_clean(s3, bucket)
+    text = slack.messages[0]["json"]["text"]
+    assert "[platform] stack" in text
+    assert "'platform_stack'" in text

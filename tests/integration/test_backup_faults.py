@@ -83,7 +83,9 @@ def test_backup_reports_the_login_failure_when_the_password_is_wrong(
     message = _failure(lambda: run_backup(settings(dsn)))
 
     assert 'password authentication failed for user "postgres"' in message
-    assert "pg_dump exited with code 1" in message
+    # The first to log in is the session whose snapshot pg_dump would dump.
+    assert "while opening the transaction whose snapshot pg_dump dumps" in message
+    assert "psql exited with code 2" in message
     assert "wrong-password-123" not in message
     assert "postgresql://postgres:***@127.0.0.1" in message
     assert_bucket_clean(s3, bucket)

@@ -59,8 +59,10 @@ def test_backup_stores_key_checksum_and_size_when_it_succeeds(
     body = s3.get_object(Bucket=bucket, Key=result.key)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == result.sha256
     assert body.startswith(b"PGDMP"), "a custom-format archive"
-    keys = [v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]]
-    assert keys == [result.key], "the staging object is gone, one version of the dump"
+    keys = sorted(v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"])
+    assert keys == [result.key, f"{result.key}.manifest.json"], (
+        "the staging object is gone, one version of the dump and one of its manifest"
+    )
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
@@ -194,8 +196,12 @@ def test_backup_under_object_lock_keeps_only_the_final_dump(
     result = run_backup(settings, clients=clients)
 
     versions = s3.list_object_versions(Bucket=locked_bucket)
-    keys = [v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
-    assert keys == [result.key], "the staging copy was removed despite the lock"
+    keys = sorted(
+        v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
+    )
+    assert keys == [result.key, result.manifest_key], (
+        "the staging copy was removed despite the lock"
+    )
     # moto does not retain multipart uploads under the default rule; S3 does, so the
     # staging copy is removed with the governance bypass (granted for *.partial keys only).
     assert len(deletes) == 1

@@ -81,7 +81,7 @@ def test_cli_backup_reads_its_options_from_variables_when_no_flags_are_given(
 
     assert result.exit_code == 0, result.output
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="from-env/seeded/")
-    assert listed["KeyCount"] == 1
+    assert listed["KeyCount"] == 2, "the dump and its manifest"
 
 
 def test_cli_backup_flag_beats_its_variable_when_both_are_given(
@@ -95,7 +95,7 @@ def test_cli_backup_flag_beats_its_variable_when_both_are_given(
     result = _invoke("backup", "--from", seeded.dsn, "--to", f"s3://{bucket}/from-flag", env=env)
 
     assert result.exit_code == 0, result.output
-    assert s3.list_objects_v2(Bucket=bucket, Prefix="from-flag/seeded/")["KeyCount"] == 1
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="from-flag/seeded/")["KeyCount"] == 2
     assert s3.list_objects_v2(Bucket=bucket, Prefix="from-env/")["KeyCount"] == 0
 
 
@@ -141,7 +141,7 @@ def test_cli_entry_point_runs_a_backup_in_a_fresh_process_through_aws_endpoint_u
 
     assert done.returncode == 0, done.stderr
     assert PASSWORD not in done.stdout + done.stderr
-    assert s3.list_objects_v2(Bucket=bucket, Prefix="proc/seeded/")["KeyCount"] == 1
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="proc/seeded/")["KeyCount"] == 2
 
 
 # The region: AWS_REGION beats AWS_DEFAULT_REGION (us-east-1 in the moto fixture).

@@ -6,7 +6,10 @@ The backup DAG's task and `airflow-platform backup` call the same function:
 
     result = run_backup(BackupSettings(dsn=dsn, bucket=bucket))  # -> BackupResult
 
-and `airflow-platform restore` calls `run_restore(RestoreSettings(...))`.
+and `airflow-platform restore` calls `run_restore(RestoreSettings(...))`. Each dump has a
+manifest beside it (`manifest.py`: row counts and checksums taken in the dump's snapshot,
+`fingerprint.py`), which the restore drill (`platform_ops.restore_drill`) checks a restore
+against. Metric names and dimensions: `metrics.py`.
 """
 
 from platform_ops.backup.backup import (
@@ -17,7 +20,12 @@ from platform_ops.backup.backup import (
     run_backup,
 )
 from platform_ops.backup.conninfo import ConnInfo, ConnInfoError
-from platform_ops.backup.errors import BackupError, MetricsError, RestoreError
+from platform_ops.backup.errors import (
+    BackupError,
+    MetricsError,
+    RestoreDrillError,
+    RestoreError,
+)
 from platform_ops.backup.location import DEFAULT_PREFIX, LocationError, S3Location
 from platform_ops.backup.restore import RestoreResult, RestoreSettings, run_restore
 from platform_ops.backup.s3 import AwsClients
@@ -34,6 +42,7 @@ __all__ = [
     "ConnInfoError",
     "LocationError",
     "MetricsError",
+    "RestoreDrillError",
     "RestoreError",
     "RestoreResult",
     "RestoreSettings",

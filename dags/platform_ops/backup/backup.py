@@ -4,14 +4,22 @@ What one run does, in order:
 
 1. CreateMultipartUpload of a *staging* key (`<final key>.partial`), before pg_dump starts,
    so an unreachable bucket fails fast without loading the database.
-2. `pg_dump --format=custom` to a pipe; its stdout is read in `part_size` pieces into two
+2. A psql session opens a REPEATABLE READ transaction and exports its snapshot
+   (`pg_export_snapshot()`); pg_dump runs with `--snapshot=<id>`, so it dumps exactly what
+   that transaction sees, while the session, in the same transaction, counts every table's
+   rows and checksums a few tables (`fingerprint.py`). The counts therefore describe the data
+   in the dump, however many writes commit meanwhile.
+3. `pg_dump --format=custom` to a pipe; its stdout is read in `part_size` pieces into two
    reusable buffers (one filling while the other uploads) and hashed (SHA-256) on the way.
    No local file; memory is about `2 * part_size` whatever the database size.
-3. After stdout's EOF, pg_dump's exit code is checked *before* CompleteMultipartUpload: a
+4. After stdout's EOF, pg_dump's exit code is checked *before* CompleteMultipartUpload: a
    dump that failed or was killed midway is aborted, never completed.
-4. Verification: the staging object is read back, its SHA-256 and size compared, and it is
+5. Verification: the staging object is read back, its SHA-256 and size compared, and it is
    streamed through `pg_restore --list` (stdin, no file) to prove it is a readable archive.
-5. The final key is created by a server-side copy with `MetadataDirective=REPLACE` carrying
+6. The manifest (`<final key>.manifest.json`: the counts and checksums, the dump's SHA-256;
+   `manifest.py`) is written, before the dump's final key exists, so no reader ever finds a
+   dump without its manifest.
+7. The final key is created by a server-side copy with `MetadataDirective=REPLACE` carrying
    `sha256` and `bytes` as user metadata, and checked with a HeadObject; staging is deleted.
    Why a copy: S3 takes user metadata at CreateMultipartUpload, before the hash is known,
    and the additional-checksum feature gives multipart objects only a checksum *of part
@@ -20,11 +28,13 @@ What one run does, in order:
    once, already verified and carrying its checksum: a reader never sees it without one.
    The copy is server-side (CopyObject up to 5 GiB, UploadPartCopy above): no data moves
    through this process.
-6. CloudWatch metrics `LastSuccessTimestamp`, `SizeBytes`, `DurationSeconds` (namespace
-   `AirflowPlatform/Backups`, dimension `Database`) for the backup-freshness alarm.
+8. CloudWatch metrics `LastSuccessTimestamp`, `SizeBytes`, `DurationSeconds` (namespace
+   `AirflowPlatform/Backups`, dimensions `[Stack, Database]`, or `[Database]` when no stack
+   is given; `metrics.py`) for the backup-freshness alarm.
 
-Any failure aborts the multipart upload, deletes whatever staging or final object exists
-(all versions) and raises `BackupError` naming the step and the cause.
+Any failure aborts the multipart upload, deletes whatever staging, manifest or final object
+exists (all versions), ends the psql session and raises `BackupError` naming the step and the
+cause.
 
 S3 allows 10,000 parts, so the largest dump is `10,000 * part_size`: 156.25 GiB with the
 default 16 MiB parts (5 MiB parts: 48.8 GiB; raise `part_size` for larger databases).
@@ -35,6 +45,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,9 +55,29 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from platform_ops.backup.conninfo import ConnInfo
 from platform_ops.backup.errors import BackupError, MetricsError, describe_error
+from platform_ops.backup.fingerprint import (
+    DEFAULT_CHECKSUM_TABLES,
+    Fingerprint,
+    export_snapshot,
+    list_tables,
+    lock_tables,
+    open_fingerprint_session,
+    server_version,
+    take_fingerprint,
+)
 from platform_ops.backup.location import DEFAULT_PREFIX, STAGING_SUFFIX, S3Location, dump_key
+from platform_ops.backup.manifest import Manifest, manifest_key, write_manifest
+from platform_ops.backup.metrics import (
+    DURATION_SECONDS,
+    LAST_SUCCESS_TIMESTAMP,
+    NAMESPACE,
+    SIZE_BYTES,
+    dimensions,
+    put_metrics,
+)
 from platform_ops.backup.pgtools import ClientProcess, find_tool
 from platform_ops.backup.s3 import AwsClients, copy_with_metadata, delete_all_versions
+from platform_ops.backup.sqlsession import SqlSession
 from platform_ops.backup.stream import PartReader, ViewReader
 from platform_ops.backup.verify import check_archive
 
@@ -55,7 +86,7 @@ DEFAULT_PART_SIZE = 16 * MIB
 MIN_PART_SIZE = 5 * MIB  # S3's minimum for every part but the last
 MAX_PART_SIZE = 5 * 1024 * MIB  # S3's maximum part size
 MAX_PARTS = 10_000
-DEFAULT_NAMESPACE = "AirflowPlatform/Backups"
+DEFAULT_NAMESPACE = NAMESPACE
 CONTENT_TYPE = "application/octet-stream"
 
 Progress = Callable[[int, int | None], None]
@@ -75,9 +106,14 @@ class BackupSettings:
     part_size: int = DEFAULT_PART_SIZE
     """Multipart part size in bytes (5 MiB - 5 GiB); the largest dump is 10,000 of them."""
     pg_bin_dir: Path | None = None
-    """Directory holding pg_dump and pg_restore; default: PATH."""
+    """Directory holding pg_dump, pg_restore and psql; default: PATH."""
     metrics_namespace: str | None = DEFAULT_NAMESPACE
     """CloudWatch namespace of the metrics; None publishes none."""
+    stack: str | None = None
+    """The stack, for the metrics' `Stack` dimension; None publishes `Database` only."""
+    checksum_tables: tuple[str, ...] = DEFAULT_CHECKSUM_TABLES
+    """Tables whose checksum the manifest records, by name (any schema) or `schema.table`;
+    those that do not exist are skipped. Every table's row count is recorded regardless."""
 
     def __post_init__(self) -> None:
         if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:
@@ -108,6 +144,8 @@ class BackupResult:
     parts: int
     started_at: datetime
     duration_seconds: float
+    manifest_key: str | None = None
+    fingerprint: Fingerprint | None = None
 
     @property
     def url(self) -> str:
@@ -121,7 +159,8 @@ def run_backup(
     progress: Progress | None = None,
     now: datetime | None = None,
 ) -> BackupResult:
-    """Dump the database, store it under its dated key, verify it, publish metrics.
+    """Dump the database, store it under its dated key with its manifest, verify it, publish
+    metrics.
 
     This is what the backup DAG's task and `airflow-platform backup` both call. Raises
     `BackupError` (with nothing left in the bucket) on any failure, or `MetricsError` when
@@ -153,6 +192,8 @@ class _BackupRun:
         self.staging_version: str | None = None
         self.staging_exists = False
         self.final_exists = False
+        self.manifest_exists = False
+        self.session: SqlSession | None = None
 
     @property
     def bucket(self) -> str:
@@ -161,26 +202,58 @@ class _BackupRun:
     def execute(self) -> BackupResult:
         started = time.monotonic()
         step = "starting"
+        counting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-fingerprint")
         try:
             pg_dump = find_tool("pg_dump", self.settings.pg_bin_dir)
             pg_restore = find_tool("pg_restore", self.settings.pg_bin_dir)
+            psql = find_tool("psql", self.settings.pg_bin_dir)
             step = "starting the multipart upload"
             self.upload_id = self.s3.create_multipart_upload(
                 Bucket=self.bucket, Key=self.staging_key, ContentType=CONTENT_TYPE
             )["UploadId"]
+            step = "opening the transaction whose snapshot pg_dump dumps"
+            self.session = open_fingerprint_session(psql, self.conn)
+            version = server_version(self.session)
+            snapshot = export_snapshot(self.session)
+            tables = list_tables(self.session)
+            step = "locking the tables to dump"
+            lock_tables(self.session, tables)
             step = "streaming pg_dump to S3"
-            size, sha256, parts = self._dump_to_staging(pg_dump)
+            # The session is the thread's alone from here; the exported snapshot lives as
+            # long as its transaction, which stays open until the dump has ended.
+            fingerprint = counting.submit(
+                take_fingerprint, self.session, self.settings.checksum_tables, tables
+            )
+            size, sha256, parts = self._dump_to_staging(pg_dump, snapshot)
+            step = "counting and checksumming the tables in the dump's snapshot"
+            values = self._fingerprint_of_dump(fingerprint)
             step = "verifying the uploaded dump"
             check_archive(self.s3, self.bucket, self.staging_key, self.staging_version,
                           pg_restore, expected=(sha256, size))  # fmt: skip
+            step = "writing the manifest"
+            manifest = Manifest(
+                dump_key=self.key,
+                database=self.conn.database,
+                sha256=sha256,
+                size=size,
+                taken_at=self.started_at,
+                server_version=version,
+                fingerprint=values,
+            )
+            self.manifest_exists = True  # from the first byte of the attempt
+            write_manifest(self.s3, self.bucket, manifest)
             step = "publishing the dump under its final key"
             version_id = self._publish(sha256, size)
         except BaseException as error:
+            if self.session is not None:
+                self.session.kill()  # also ends a count the thread may still be waiting on
             cleanup = self._clean_up()
             raise BackupError(
                 f"backup of {self.conn.masked()} to s3://{self.bucket}/{self.key} failed while "
                 f"{step}: {describe_error(error)}. {cleanup}"
             ) from error
+        finally:
+            counting.shutdown(wait=False)
         result = BackupResult(
             bucket=self.bucket,
             key=self.key,
@@ -191,13 +264,24 @@ class _BackupRun:
             parts=parts,
             started_at=self.started_at,
             duration_seconds=time.monotonic() - started,
+            manifest_key=manifest_key(self.key),
+            fingerprint=values,
         )
         self._publish_metrics(result)
         return result
 
-    def _dump_to_staging(self, pg_dump: str) -> tuple[int, str, int]:
+    def _fingerprint_of_dump(self, counting: Future[Fingerprint]) -> Fingerprint:
+        """The counts taken in the dump's snapshot; then the transaction can end."""
+        values = counting.result()
+        assert self.session is not None
+        self.session.close()
+        self.session = None
+        return values
+
+    def _dump_to_staging(self, pg_dump: str, snapshot: str) -> tuple[int, str, int]:
         """Stream pg_dump into the started multipart upload; (size, sha256 hex, parts)."""
-        dump = ClientProcess(pg_dump, ["--format=custom"], self.conn, stdout=subprocess.PIPE)
+        args = ["--format=custom", f"--snapshot={snapshot}"]
+        dump = ClientProcess(pg_dump, args, self.conn, stdout=subprocess.PIPE)
         assert dump.process.stdout is not None
         reader = PartReader(dump.process.stdout, self.settings.part_size)
         parts: list[dict[str, Any]] = []
@@ -276,6 +360,7 @@ class _BackupRun:
         # Only the staging copy may bypass object lock: a final dump, once written, is kept.
         targets = [
             (self.staging_exists, self.staging_key, True),
+            (self.manifest_exists, manifest_key(self.key), False),
             (self.final_exists, self.key, False),
         ]
         for exists, key, bypass in targets:
@@ -298,7 +383,7 @@ class _BackupRun:
         if namespace is None:
             return
         try:
-            publish_metrics(self.cloudwatch, namespace, result)
+            publish_metrics(self.cloudwatch, namespace, result, self.settings.stack)
         except (BotoCoreError, ClientError) as error:
             raise MetricsError(
                 f"backup stored and verified at {result.url}, but publishing its metrics to "
@@ -306,32 +391,22 @@ class _BackupRun:
             ) from error
 
 
-def publish_metrics(cloudwatch: Any, namespace: str, result: BackupResult) -> None:
-    """The three metrics of a successful backup, dimension `Database`.
+def publish_metrics(
+    cloudwatch: Any, namespace: str, result: BackupResult, stack: str | None = None
+) -> None:
+    """The three metrics of a successful backup, dimensions `[Stack, Database]` (`[Database]`
+    when `stack` is None).
 
     A freshness alarm watches `LastSuccessTimestamp` (or the sample count of `SizeBytes`,
     missing data breaching) over the backup interval plus a margin.
     """
-    dimensions = [{"Name": "Database", "Value": result.database}]
     finished = datetime.now(UTC)
     values = [
-        ("LastSuccessTimestamp", finished.timestamp(), "Seconds"),
-        ("SizeBytes", float(result.size), "Bytes"),
-        ("DurationSeconds", result.duration_seconds, "Seconds"),
+        (LAST_SUCCESS_TIMESTAMP, finished.timestamp(), "Seconds"),
+        (SIZE_BYTES, float(result.size), "Bytes"),
+        (DURATION_SECONDS, result.duration_seconds, "Seconds"),
     ]
-    cloudwatch.put_metric_data(
-        Namespace=namespace,
-        MetricData=[
-            {
-                "MetricName": name,
-                "Dimensions": dimensions,
-                "Timestamp": finished,
-                "Value": value,
-                "Unit": unit,
-            }
-            for name, value, unit in values
-        ],
-    )
+    put_metrics(cloudwatch, namespace, dimensions(result.database, stack), values, finished)
 
 
 def _attempt(what: str, action: Callable[[], object]) -> list[str]:

@@ -14,6 +14,11 @@ class RestoreError(BackupError):
     """A restore failed or was refused; the message says why and the state of the target."""
 
 
+class RestoreDrillError(BackupError):
+    """A restore drill failed: the dump did not restore, or restored to other data than its
+    manifest recorded (the message lists every difference), or the drill could not run."""
+
+
 class MetricsError(BackupError):
     """The dump was stored and verified, but its CloudWatch metrics could not be published."""
 

@@ -108,7 +108,7 @@ def backup(
         raise fail(str(error), EXIT_USAGE) from None
     region = require_region()
     with aws_session(region):
-        _check_tools(("pg_dump", "pg_restore"), pg_bin_dir)
+        _check_tools(("pg_dump", "pg_restore", "psql"), pg_bin_dir)
         try:
             with transfer_progress(errors) as progress:
                 task = progress.add_task(f"dump {conn.database}", total=None)
