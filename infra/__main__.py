@@ -34,6 +34,7 @@ from airflow_platform.components.database import PORT as DATABASE_PORT
 from airflow_platform.components.eks import EksCluster, EksClusterArgs
 from airflow_platform.components.encryption import ProjectKey, ProjectKeyArgs
 from airflow_platform.components.image import AirflowImage, AirflowImageArgs
+from airflow_platform.components.monitoring import Monitoring, MonitoringArgs
 from airflow_platform.components.mwaa import MwaaEnvironment, MwaaEnvironmentArgs
 from airflow_platform.components.network import Network, NetworkArgs
 from airflow_platform.components.storage import Storage, StorageArgs
@@ -251,9 +252,35 @@ if eks is not None and database is not None:
             tags=tags,
             kms_key_arn=key_arn,
             wait_for=eks_bundle.objects,
+            vpc_id=network.vpc_id,
+            cluster_security_group_id=eks.security_group_id,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster_provider}),
     )
+
+# Watches whichever runtime the stack runs; the alarms name what each one watches.
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        stack=settings.stack,
+        aws=aws_context,
+        config=config,
+        tags=tags,
+        probe_source_root=PROJECT_DIR / "functions" / "health_probe",
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        backup_database=DATABASE_NAME,
+        kms_key_arn=key_arn,
+        database_identifier=database.identifier if database is not None else None,
+        database_arn=database.arn if database is not None else None,
+        mwaa_environment=mwaa.name if mwaa is not None else None,
+        eks_cluster=eks.name if eks is not None else None,
+        api_url=airflow_on_eks.api_url if airflow_on_eks is not None else None,
+        api_security_group_id=(
+            airflow_on_eks.api_security_group_id if airflow_on_eks is not None else None
+        ),
+    ),
+)
 
 variables = AirflowVariables(
     "airflow-variables",
@@ -293,6 +320,11 @@ if airflow_on_eks is not None and image is not None:
     pulumi.export("airflowRelease", airflow_on_eks.release_name)
     pulumi.export("ecrRepository", image.repository_url)
     pulumi.export("airflowImage", image.image_ref)
+if airflow_on_eks is not None:
+    pulumi.export("airflowApiUrl", airflow_on_eks.api_url)
+pulumi.export("alertTopicArn", monitoring.topic_arn)
+pulumi.export("dashboardName", monitoring.dashboard_name)
+pulumi.export("healthProbeFunction", monitoring.probe_function_name)
 if key is not None:
     pulumi.export("kmsKeyArn", key.key_arn)
 if settings.expires_at is not None:

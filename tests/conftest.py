@@ -40,6 +40,7 @@ os.environ.update(
     }
 )
 REGION = "eu-west-1"
+EXAMPLE_SLACK = {"workspaceId": "T0EXAMPLE01", "channelId": "C0EXAMPLE01"}
 TIER_STACKS = {Tier.DEV: "dev", Tier.STAGING: "staging", Tier.PROD: "prod", Tier.EPHEMERAL: "pr-7"}
 
 
@@ -77,8 +78,23 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+def with_slack(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` plus a Slack channel when its tier requires one and it states none (tests
+    about other sections of a staging or prod stack)."""
+    tier = values.get("airflow-platform:tier")
+    if tier in {"staging", "prod"} and not any(
+        key.startswith("airflow-platform:monitoring") for key in values
+    ):
+        return {**values, "airflow-platform:monitoring": {"slack": EXAMPLE_SLACK}}
+    return values
+
+
 def settings_for(tier: Tier, **overrides: Any) -> Settings:
     """Validated settings of a stack of `tier`, with stack-file style overrides."""
+    if tier in {Tier.STAGING, Tier.PROD}:
+        # Their alarms must reach a Slack channel (config/model.py); tests about other
+        # sections state none.
+        overrides.setdefault("monitoring", {"slack": EXAMPLE_SLACK})
     values = {"aws:region": REGION, **{f"airflow-platform:{k}": v for k, v in overrides.items()}}
     stack = TIER_STACKS[tier]
     if tier is not Tier.EPHEMERAL:

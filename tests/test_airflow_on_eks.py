@@ -5,13 +5,29 @@ metadata login job, the release's ordering, and what a DAG or requirements chang
 from __future__ import annotations
 
 import json
+import re
 
+import pulumi
 import pytest
 
-from airflow_platform.components.airflow_eks import GRANTS, METADATA_USER_SERVICE_ACCOUNT
+from airflow_platform.airflow_settings import SettingsInputs, environment_name, production_settings
+from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.airflow_eks import (
+    GRANTS,
+    METADATA_USER_SERVICE_ACCOUNT,
+    AirflowOnEks,
+    AirflowOnEksArgs,
+    api_url,
+    tag_annotation,
+)
+from airflow_platform.config.model import Platform, Tier
 from airflow_platform.helm.values import SERVICE_ACCOUNTS
-from airflow_platform.plan.mocks import _RANDOM_PASSWORD, _random_material
-from tests.conftest import REGION
+from airflow_platform.plan.mocks import _RANDOM_PASSWORD, _load_balancer_status, _random_material
+from airflow_platform.plan.project import StackConfig
+from airflow_platform.plan.runner import run_function
+from airflow_platform.tagging import stack_tags
+from airflow_platform.task_pool import task_node_pool
+from tests.conftest import REGION, Declared, settings_for
 from tests.test_plan import _project_copy, plan
 
 EKS_STACKS = ["staging", "prod"]
@@ -220,3 +236,166 @@ def test_task_pods_select_and_tolerate_exactly_the_task_node_pool(plans, stack):
     others = [name for name, part in values.items() if name != "workers" and "tolerations" in
               (part if isinstance(part, dict) else {})]  # fmt: skip
     assert others == []
+
+
+# --- the API server's in-VPC endpoint (the component alone, under the mocks) ----------------
+
+SERVICE = "kubernetes:core/v1:Service"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+VPC_ID = "vpc-0123456789abcdef0"
+CLUSTER_SG = "sg-0c1u5te7000000001"
+LB = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def _component(stack: str = "staging", endpoint: bool = True, **overrides):
+    """AirflowOnEks of a staging-tier stack with fixed inputs, exporting its endpoint."""
+
+    def build():
+        settings = settings_for(Tier.STAGING)
+        buckets = {"dags": "airflow-dags", "logs": "airflow-logs", "backups": "airflow-backups"}
+        args = {
+            "stack": stack,
+            "tier": Tier.STAGING,
+            "aws": AwsContext.current(REGION),
+            "cluster_name": f"airflow-{stack}",
+            "cluster_arn": f"arn:aws:eks:{REGION}:123456789012:cluster/airflow-{stack}",
+            "settings": production_settings(
+                Tier.STAGING,
+                SettingsInputs(
+                    stack=stack,
+                    platform=Platform.EKS,
+                    environment_name=environment_name(stack),
+                    backup_bucket=buckets["backups"],
+                    log_archive_bucket=buckets["logs"],
+                    dag_bucket=buckets["dags"],
+                ),
+            ),
+            "image_repository": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/airflow",
+            "image_tag": "3.3.1-0123abcd",
+            "image_digest": "sha256:" + "0" * 64,
+            "database_address": f"airflow-{stack}.abc.{REGION}.rds.amazonaws.com",
+            "database_port": 5432,
+            "database_name": "airflow",
+            "master_secret_arn": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:rds-x",
+            "dag_bucket_arn": f"arn:aws:s3:::{buckets['dags']}",
+            "log_archive_bucket_arn": f"arn:aws:s3:::{buckets['logs']}",
+            "backup_bucket_arn": f"arn:aws:s3:::{buckets['backups']}",
+            "task_node_pool": task_node_pool(["spot", "on-demand"]),
+            "tags": stack_tags(settings),
+        }
+        if endpoint:
+            args |= {"vpc_id": VPC_ID, "cluster_security_group_id": CLUSTER_SG}
+        airflow = AirflowOnEks("airflow", AirflowOnEksArgs(**(args | overrides)))
+        pulumi.export("apiUrl", airflow.api_url)
+        pulumi.export("apiSecurityGroupId", airflow.api_security_group_id)
+        pulumi.export("tags", args["tags"])
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    config = StackConfig(values={"aws:region": REGION}, secret_keys=[])
+    return Declared(run_function(_component(), "airflow-platform", "staging", config))
+
+
+def test_the_api_service_is_an_internal_auto_mode_nlb(endpoint):
+    service = endpoint.one(SERVICE, "airflow-api").inputs
+    spec = service["spec"]
+    assert spec["type"] == "LoadBalancer"
+    assert spec["loadBalancerClass"] == "eks.amazonaws.com/nlb"
+    annotations = service["metadata"]["annotations"]
+    assert annotations[f"{LB}scheme"] == "internal"
+    assert annotations[f"{LB}nlb-target-type"] == "ip"
+    # Pods see the NLB's address: the backend rule admits its group, not the client.
+    assert annotations[f"{LB}target-group-attributes"] == "preserve_client_ip.enabled=false"
+    assert annotations[f"{LB}healthcheck-path"] == "/api/v2/monitor/health"
+    assert annotations[f"{LB}healthcheck-protocol"] == "HTTP"
+    assert service["metadata"]["namespace"] == "airflow"
+    # Never the chart's own ClusterIP Service (`<release>-api-server`).
+    assert service["metadata"]["name"] == "airflow-staging-api-nlb"
+
+
+def test_the_api_service_selects_the_api_server_pods_of_the_release(endpoint):
+    spec = endpoint.one(SERVICE, "airflow-api").inputs["spec"]
+    assert spec["selector"] == {
+        "tier": "airflow",
+        "component": "api-server",
+        "release": "airflow-staging",
+    }
+    [release] = endpoint.of_type(RELEASE)
+    assert release.inputs["name"] == "airflow-staging"
+    (port,) = spec["ports"]
+    assert (port["port"], port["targetPort"], port["protocol"]) == (8080, "api-server", "TCP")
+
+
+def test_the_nlb_uses_the_dedicated_group_and_carries_the_stack_tags(endpoint):
+    annotations = endpoint.one(SERVICE, "airflow-api").inputs["metadata"]["annotations"]
+    group = endpoint.one(SECURITY_GROUP, "airflow-api-sg")
+    assert annotations[f"{LB}security-groups"] == endpoint.run.outputs["apiSecurityGroupId"]
+    assert group.inputs["vpcId"] == VPC_ID
+    tags = dict(
+        pair.split("=", 1) for pair in annotations[f"{LB}additional-resource-tags"].split(",")
+    )
+    assert tags == endpoint.run.outputs["tags"]
+    assert {"project", "stack", "tier", "owner"} <= set(tags)
+    assert tags["stack"] == "staging"
+
+
+def test_the_api_group_admits_nothing_itself_and_reaches_only_the_pods(endpoint):
+    group_id = endpoint.run.outputs["apiSecurityGroupId"]
+    assert not [r for r in endpoint.of_type(INGRESS) if r.inputs["securityGroupId"] == group_id]
+    (egress,) = [r for r in endpoint.of_type(EGRESS) if r.inputs["securityGroupId"] == group_id]
+    assert egress.inputs["referencedSecurityGroupId"] == CLUSTER_SG
+    assert (egress.inputs["ipProtocol"], egress.inputs["fromPort"], egress.inputs["toPort"]) == (
+        "tcp",
+        8080,
+        8080,
+    )
+    # The backend path: the cluster security group (on every pod) admits the NLB's group.
+    (backend,) = [r for r in endpoint.of_type(INGRESS) if r.inputs["securityGroupId"] == CLUSTER_SG]
+    assert backend.inputs["referencedSecurityGroupId"] == group_id
+    assert (backend.inputs["fromPort"], backend.inputs["toPort"]) == (8080, 8080)
+    assert backend.urn in endpoint.one(SERVICE, "airflow-api").dependencies
+
+
+def test_the_service_waits_for_the_release(endpoint):
+    service = endpoint.one(SERVICE, "airflow-api")
+    [release] = endpoint.of_type(RELEASE)
+    assert release.urn in service.dependencies, "its await needs ready API server pods"
+
+
+def test_api_url_is_the_nlb_hostname_on_the_api_port(endpoint):
+    service = endpoint.one(SERVICE, "airflow-api")
+    status = _load_balancer_status(service.inputs, REGION)["status"]
+    hostname = status["loadBalancer"]["ingress"][0]["hostname"]
+    assert endpoint.run.outputs["apiUrl"] == f"http://{hostname}:8080"
+    assert re.fullmatch(
+        rf"http://[a-z0-9-]+\.elb\.{REGION}\.amazonaws\.com:8080", f"http://{hostname}:8080"
+    )
+
+
+def test_without_a_vpc_there_is_no_endpoint(declare):
+    declared = declare(_component(endpoint=False), "staging")
+    assert declared.of_type(SERVICE) == []
+    assert declared.of_type(SECURITY_GROUP) == []
+    assert declared.run.outputs.get("apiUrl") is None
+
+
+def test_half_an_endpoint_is_refused(declare):
+    with pytest.raises(ValueError, match="needs both vpc_id and cluster_security_group_id"):
+        declare(_component(endpoint=False, vpc_id=VPC_ID), "staging")
+
+
+def test_api_url_refuses_a_status_without_a_hostname():
+    with pytest.raises(ValueError, match="no load balancer hostname"):
+        api_url({"loadBalancer": {"ingress": []}})
+    assert api_url({"loadBalancer": {"ingress": [{"hostname": "x.elb"}]}}) == "http://x.elb:8080"
+
+
+@pytest.mark.parametrize("tags", [{"team": "a,b"}, {"team": "a=b"}, {"a=b": "c"}])
+def test_tags_that_cannot_be_a_load_balancer_annotation_are_refused(tags):
+    with pytest.raises(ValueError, match="cannot hold"):
+        tag_annotation(tags)

@@ -8,6 +8,7 @@ import pytest
 
 from airflow_platform.config import ConfigError, Tier, settings_from_values
 from airflow_platform.config.tiers import TEARDOWN
+from tests.conftest import with_slack
 
 BASE = {"aws:region": "eu-west-1", "airflow-platform:tier": "dev"}
 
@@ -270,7 +271,7 @@ def test_config_prod_keeps_logs_at_least_a_year_whatever_the_stack_file_says():
     assert "365" in message
 
 
-PROD = {**BASE, "airflow-platform:tier": "prod"}
+PROD = with_slack({**BASE, "airflow-platform:tier": "prod"})
 
 
 @pytest.mark.parametrize(
@@ -342,7 +343,7 @@ def test_config_tier_sizes_the_database_when_stack_file_states_nothing(
     values = {"aws:region": "eu-west-1"}
     if tier is not Tier.EPHEMERAL:
         values["airflow-platform:tier"] = tier.value
-    database = settings_from_values("airflow-platform", stack, values).config.database
+    database = settings_from_values("airflow-platform", stack, with_slack(values)).config.database
     assert database.enabled is True
     assert database.engine_version == "16"
     assert database.instance_class == instance_class
@@ -362,7 +363,7 @@ def test_config_tier_supplies_defaults_when_stack_file_states_only_tier(tier):
     values = {"aws:region": "eu-west-1"}
     if tier is not Tier.EPHEMERAL:
         values["airflow-platform:tier"] = tier.value
-    settings = settings_from_values("airflow-platform", stack, values)
+    settings = settings_from_values("airflow-platform", stack, with_slack(values))
     assert settings.tier is tier
     assert (
         settings.config.backup.retention_days

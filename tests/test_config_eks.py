@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from airflow_platform.config import ConfigError, Tier, settings_from_values
 from airflow_platform.config.eks import CapacityType, EksConfig
-from tests.conftest import REGION, TIER_STACKS
+from tests.conftest import REGION, TIER_STACKS, with_slack
 
 NS = "airflow-platform"
 ADMIN = "arn:aws:iam::123456789012:role/platform-admins"
@@ -18,7 +18,7 @@ def _values(tier: Tier, **config) -> dict:
     values = {"aws:region": REGION, **{f"{NS}:{k}": v for k, v in config.items()}}
     if tier is not Tier.EPHEMERAL:
         values[f"{NS}:tier"] = tier.value
-    return values
+    return with_slack(values)
 
 
 def _eks(tier: Tier, **config) -> EksConfig:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from airflow_platform.config import ConfigError, settings_from_values
 from airflow_platform.config.mwaa import MWAA_DEFAULT_WORKER_QUOTA, MwaaConfig
+from tests.conftest import with_slack
 
 NS = "airflow-platform"
 
@@ -18,7 +19,7 @@ def _problems(stack: str, **config) -> list[str]:
     if not stack.startswith("pr-"):
         values.setdefault(f"{NS}:tier", stack)
     with pytest.raises(ConfigError) as caught:
-        settings_from_values(NS, stack, values)
+        settings_from_values(NS, stack, with_slack(values))
     lines = str(caught.value).splitlines()
     assert lines[0] == f"invalid config for stack {stack!r}:"
     return [line.removeprefix("  - ") for line in lines[1:]]

@@ -24,7 +24,7 @@ from airflow_platform.config.windows import (
 from airflow_platform.plan.project import StackConfig
 from airflow_platform.plan.runner import run_program
 from airflow_platform.tagging import stack_tags
-from tests.conftest import REGION, TIER_STACKS, settings_for
+from tests.conftest import REGION, TIER_STACKS, settings_for, with_slack
 
 INSTANCE = "aws:rds/instance:Instance"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -319,7 +319,7 @@ def test_database_refuses_a_replica_provider_without_a_replica_key(declare):
 
 def _program(project, stack, **config):
     values = {"aws:region": REGION, **{f"airflow-platform:{k}": v for k, v in config.items()}}
-    return run_program(project, stack, StackConfig(values=values, secret_keys=[]))
+    return run_program(project, stack, StackConfig(values=with_slack(values), secret_keys=[]))
 
 
 def test_database_program_declares_no_rds_resources_when_disabled_on_mwaa(project):

@@ -56,7 +56,7 @@ def test_readme_keeps_planned_work_in_its_roadmap():
     before, roadmap = text.split("\n## Roadmap\n")
     assert "Nothing below runs today" in roadmap
     # What does not exist yet is named as such wherever the front page mentions it.
-    for planned in ("reaper", "Chatbot", "policy pack"):
+    for planned in ("reaper", "policy pack"):
         for line in before.splitlines():
             if planned in line:
                 assert re.search(r"Roadmap|until|not built|yet", line), line
@@ -92,3 +92,14 @@ def test_readme_quota_table_is_what_each_stack_declares():
         assert done.returncode == 0, done.stderr
         types = [s["newState"]["type"] for s in json.loads(done.stdout)["steps"]]
         assert row == [types.count(token) for token in counted], stack
+
+
+def test_monitoring_page_lists_every_alarm_with_its_condition_per_tier():
+    from airflow_platform.alarm_reference import alarm_table
+
+    text = (ROOT / "docs" / "monitoring.md").read_text()
+    block = text.split("<!-- alarm-reference:begin -->")[1].split("<!-- alarm-reference:end -->")[0]
+    assert block.strip() == alarm_table().strip(), (
+        "docs/monitoring.md's alarm table is stale: paste `python -m "
+        "airflow_platform.alarm_reference` between its markers"
+    )

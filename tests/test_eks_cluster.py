@@ -10,9 +10,11 @@ import re
 import pulumi
 import pytest
 
+from airflow_platform import container_insights as ci
 from airflow_platform.aws_context import AwsContext
 from airflow_platform.components.eks import (
     CLUSTER_ROLE_POLICIES,
+    LOAD_BALANCER_CREATE_ACTIONS,
     LOG_TYPES,
     NODE_ROLE_POLICIES,
     EksCluster,
@@ -33,6 +35,8 @@ CLUSTER = "aws:eks/cluster:Cluster"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ADDON = "aws:eks/addon:Addon"
 ENTRY = "aws:eks/accessEntry:AccessEntry"
 ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -73,6 +77,9 @@ def _build(settings, kms_key_arn=None, version=None):
         pulumi.export("endpoint", cluster.endpoint)
         pulumi.export("certificateAuthority", cluster.certificate_authority)
         pulumi.export("oidcIssuer", cluster.oidc_issuer)
+        pulumi.export("cloudwatchAgentRoleArn", cluster.cloudwatch_agent_role_arn)
+        pulumi.export("containerInsightsLogGroup", cluster.container_insights_log_group_name)
+        pulumi.export("clusterRoleArn", cluster.cluster_role_arn)
 
     return build
 
@@ -252,9 +259,12 @@ def test_node_role_is_trusted_by_ec2_with_the_minimal_node_policies(by_tier, tie
 def test_cluster_waits_for_its_roles_policies(by_tier):
     declared = by_tier[Tier.PROD]
     cluster = declared.one(CLUSTER, "eks-cluster")
-    attachments = {a.urn for a in declared.of_type(ATTACHMENT)}
-    assert len(attachments) == len(CLUSTER_ROLE_POLICIES) + len(NODE_ROLE_POLICIES)
-    assert attachments <= set(cluster.dependencies)
+    roles = {declared.one(ROLE, r).urn for r in ("eks-cluster-role", "eks-node-role")}
+    attached = declared.of_type(ATTACHMENT) + declared.of_type(ROLE_POLICY)
+    policies = {p.urn for p in attached if p.parent in roles}
+    # The five and two managed policies, and the cluster role's tag policy.
+    assert len(policies) == len(CLUSTER_ROLE_POLICIES) + len(NODE_ROLE_POLICIES) + 1
+    assert policies <= set(cluster.dependencies)
 
 
 # --- access entries ------------------------------------------------------------------------
@@ -317,10 +327,125 @@ def test_control_plane_admits_the_deployer_on_443_and_pods_use_the_cluster_group
 @pytest.mark.parametrize("tier", TIERS)
 def test_every_taggable_resource_carries_the_stack_tags(by_tier, tier):
     for resource in by_tier[tier].run.resources:
-        if resource.custom and resource.type not in (ATTACHMENT, ASSOCIATION):
+        if resource.custom and resource.type not in (ATTACHMENT, ASSOCIATION, ROLE_POLICY):
             tags = resource.inputs.get("tags") or {}
             assert {"project", "stack", "tier", "owner"} <= set(tags), resource.urn
             assert tags["stack"] == TIER_STACKS[tier]
+
+
+# --- Container Insights --------------------------------------------------------------------
+
+
+def _addon(declared):
+    return declared.one(ADDON, "eks-amazon-cloudwatch-observability")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_observability_addon_runs_its_agent_through_pod_identity(by_tier, tier):
+    declared = by_tier[tier]
+    addon = _addon(declared).inputs
+    assert addon["addonName"] == "amazon-cloudwatch-observability" == ci.ADDON_NAME
+    assert addon["clusterName"] == f"airflow-{TIER_STACKS[tier]}"
+    # EKS picks the default version for the cluster's Kubernetes minor.
+    assert "addonVersion" not in addon
+    # The add-on's own association, not an IRSA role.
+    assert "serviceAccountRoleArn" not in addon
+    (association,) = addon["podIdentityAssociations"]
+    assert association["serviceAccount"] == "cloudwatch-agent" == ci.AGENT_SERVICE_ACCOUNT
+    assert association["roleArn"] == declared.run.outputs["cloudwatchAgentRoleArn"]
+    assert addon["resolveConflictsOnCreate"] == addon["resolveConflictsOnUpdate"] == "OVERWRITE"
+    assert {"project", "stack", "tier", "owner"} <= set(addon["tags"])
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_agent_role_is_trusted_by_the_agents_service_account_alone(by_tier, tier):
+    declared = by_tier[tier]
+    stack = TIER_STACKS[tier]
+    role = declared.one(ROLE, "eks-cloudwatch-agent-role").inputs
+    assert role["name"] == f"airflow-{stack}-cloudwatch-agent"
+    assert declared.run.outputs["cloudwatchAgentRoleArn"].endswith(f":role/{role['name']}")
+    (trust,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": (
+                f"arn:aws:eks:{REGION}:{PLACEHOLDER_ACCOUNT_ID}:cluster/airflow-{stack}"
+            ),
+            "aws:RequestTag/kubernetes-namespace": "amazon-cloudwatch",
+            "aws:RequestTag/kubernetes-service-account": "cloudwatch-agent",
+        }
+    }
+    assert _attached(declared, "eks-cloudwatch-agent-role") == {"CloudWatchAgentServerPolicy"}
+    assert "managedPolicyArns" not in role
+    assert not [p for p in declared.of_type(ROLE_POLICY) if p.inputs["role"] == role["name"]]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_addon_ships_no_container_logs_and_keeps_enhanced_metrics(by_tier, tier):
+    config = json.loads(_addon(by_tier[tier]).inputs["configurationValues"])
+    assert config == ci.ADDON_CONFIGURATION
+    assert config["containerLogs"] == {"enabled": False}
+    kubernetes = config["agent"]["config"]["logs"]["metrics_collected"]["kubernetes"]
+    assert kubernetes["enhanced_container_insights"] is True
+    # No Application Signals: no traces section, and no instrumentation of Airflow's pods.
+    assert set(config["agent"]["config"]) == {"logs"}
+    assert config["manager"]["applicationSignals"]["autoMonitor"]["monitorAllServices"] is False
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_the_agents_one_log_group_exists_first_with_retention_and_the_key(by_tier, tier):
+    declared = by_tier[tier]
+    stack = TIER_STACKS[tier]
+    group = declared.one(LOG_GROUP, "eks-container-insights-logs")
+    name = f"/aws/containerinsights/airflow-{stack}/performance"
+    assert group.inputs["name"] == name == declared.run.outputs["containerInsightsLogGroup"]
+    assert group.inputs["retentionInDays"] == _cluster_log_retention(declared)
+    assert group.inputs.get("kmsKeyId") == (KEY_ARN if tier is Tier.PROD else None)
+    addon = _addon(declared)
+    assert group.urn in addon.dependencies, "the agent would create the group without retention"
+    (policy,) = [a for a in declared.of_type(ATTACHMENT) if a.name.startswith("eks-cloudwatch")]
+    assert policy.urn in addon.dependencies, "the agent's first credentials can publish"
+    # Fluent Bit is off, so nothing writes to the groups it would create without retention.
+    groups = [g.inputs["name"] for g in declared.of_type(LOG_GROUP)]
+    assert [g for g in groups if "/containerinsights/" in g] == [name]
+
+
+def _cluster_log_retention(declared):
+    return declared.one(LOG_GROUP, "eks-logs").inputs["retentionInDays"]
+
+
+def test_cluster_role_may_tag_only_its_own_load_balancers(by_tier):
+    declared = by_tier[Tier.STAGING]
+    role = declared.one(ROLE, "eks-cluster-role")
+    policy = declared.one(ROLE_POLICY, "eks-cluster-role-tags")
+    assert policy.parent == role.urn
+    assert policy.inputs["name"] == "auto-mode-tags"
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    same_cluster = "${aws:PrincipalTag/eks:eks-cluster-name}"
+    create = statements["CreateLoadBalancersWithTags"]
+    assert sorted(create["Action"]) == sorted(
+        [*LOAD_BALANCER_CREATE_ACTIONS, "ec2:CreateSecurityGroup"]
+    )
+    assert create["Condition"] == {
+        "StringEquals": {"aws:RequestTag/eks:eks-cluster-name": same_cluster}
+    }
+    on_create = statements["TagLoadBalancersOnCreate"]
+    assert on_create["Action"] == "elasticloadbalancing:AddTags"
+    assert sorted(on_create["Condition"]["StringEquals"]["elasticloadbalancing:CreateAction"]) == [
+        "CreateListener",
+        "CreateLoadBalancer",
+        "CreateRule",
+        "CreateTargetGroup",
+    ]
+    retag = statements["RetagOwnLoadBalancers"]
+    assert retag["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/eks:eks-cluster-name": same_cluster}
+    }
+    assert all(r.startswith("arn:aws:elasticloadbalancing:*:*:") for r in retag["Resource"])
+    for entry in statements.values():
+        actions = [entry["Action"]] if isinstance(entry["Action"], str) else entry["Action"]
+        assert all("*" not in action for action in actions)
 
 
 # --- kubeconfig ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from airflow_platform.plan.mocks import _bucket_object
 from airflow_platform.plan.project import Project, StackConfig
 from airflow_platform.plan.runner import run_program
 from airflow_platform.versions import versions
-from tests.conftest import REGION, ROOT, TIER_STACKS, settings_for
+from tests.conftest import EXAMPLE_SLACK, REGION, ROOT, TIER_STACKS, settings_for
 from tests.test_plan import _project_copy, plan
 
 ENVIRONMENT = "aws:mwaa/environment:Environment"
@@ -44,6 +44,8 @@ def _run(tier: Tier, **config):
     values |= {f"airflow-platform:{k}": v for k, v in config.items()}
     if tier is not Tier.EPHEMERAL:
         values["airflow-platform:tier"] = tier.value
+    if tier in {Tier.STAGING, Tier.PROD}:
+        values.setdefault("airflow-platform:monitoring", {"slack": EXAMPLE_SLACK})
     return run_program(Project.load(ROOT), TIER_STACKS[tier], StackConfig(values, []))
 
 

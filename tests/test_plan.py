@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import keyword
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ URN = re.compile(
 )
 CLI = str(Path(sys.executable).with_name("airflow-platform"))
 REQUIRED_TAGS = {"project", "stack", "tier", "owner"}
+KMS_KEY = "aws:kms/key:Key"
 
 
 def taggable(token: str) -> bool:
@@ -33,6 +35,8 @@ def taggable(token: str) -> bool:
 
     package, module_and_class = token.split(":", 1)
     module, cls = module_and_class.split("/")[0], token.rsplit(":", 1)[1]
+    if keyword.iskeyword(module):
+        module += "_"  # the SDK's module for `lambda` is pulumi_aws.lambda_
     # `index` is the package's top level (random:index/randomId:RandomId).
     where = f"pulumi_{package}" if module == "index" else f"pulumi_{package}.{module}"
     resource = getattr(importlib.import_module(where), cls)
@@ -133,10 +137,16 @@ def test_plan_resource_counts_differ_by_tier_as_designed(plans):
     def count(stack, token):
         return sum(1 for s in plans[stack]["steps"] if s["newState"]["type"] == token)
 
+    def keys(stack):
+        steps = plans[stack]["steps"]
+        return [s["urn"].rsplit("::", 1)[1] for s in steps if s["newState"]["type"] == KMS_KEY]
+
     assert count("prod", "aws:ec2/natGateway:NatGateway") == 3
     assert count("dev", "aws:ec2/natGateway:NatGateway") == 1
-    assert count("prod", "aws:kms/key:Key") == 1
-    assert count("dev", "aws:kms/key:Key") == 0
+    # prod's project key also encrypts its alert topic; dev has no project key, only the key
+    # its alert topic needs (CloudWatch cannot publish under the AWS-managed SNS key).
+    assert keys("prod") == ["kms-key"]
+    assert keys("dev") == ["monitoring-alerts-kms-key"]
     assert count("pr-1", "aws:s3/bucket:Bucket") == 3
     for stack in STACKS:
         assert count(stack, "aws:rds/instance:Instance") == 1, stack
@@ -162,6 +172,10 @@ def _project_copy(tmp_path: Path) -> Path:
     # The DAG bundle and the startup script are the program's inputs too (mwaa stacks).
     shutil.copytree(ROOT / "dags", copy / "dags", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "images", copy / "images")
+    # The health probe's code, zipped into its Lambda.
+    shutil.copytree(
+        ROOT / "functions", copy / "functions", ignore=shutil.ignore_patterns("__pycache__")
+    )
     # The eks image's build context: what .dockerignore lets through (components/image.py).
     shutil.copy(ROOT / ".dockerignore", copy)
     (copy / "infra").symlink_to(ROOT / "infra")

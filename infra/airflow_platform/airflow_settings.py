@@ -218,6 +218,8 @@ def production_settings(
         },
         # Read by the platform's own DAGs (dags/platform_ops/).
         "platform": {
+            # The stack names the backup and restore-drill metrics (their `Stack` dimension).
+            "stack": inputs.stack,
             "runtime": inputs.platform.value,
             "environment_name": inputs.environment_name,
             "backup_bucket": inputs.backup_bucket,

@@ -10,7 +10,27 @@ from the cluster's kubeconfig) or binds the cluster to AWS:
   connection, PgBouncer's config; no secret value is ever in the chart's values;
 - Airflow's own database login (`platform_ops.metadata_user`, a Job run before the chart):
   RDS rotates the master password, so Airflow never uses it (docs/eks.md);
-- the Helm release of the pinned chart, its values from `helm.values.chart_values`.
+- the Helm release of the pinned chart, its values from `helm.values.chart_values`;
+- the API server's in-VPC endpoint: an internal Network Load Balancer that EKS Auto Mode
+  provisions for a Service of type LoadBalancer, with a security group of its own that admits
+  nothing until a client's rule is added (the health probe's, by the monitoring component).
+
+The endpoint. Auto Mode's load balancing makes an NLB for a `LoadBalancer` Service of class
+`eks.amazonaws.com/nlb`, configured by annotations (EKS User Guide, "Use Service Annotations to
+configure Network Load Balancers"): `internal` scheme, IP targets (the API server pods
+themselves), an HTTP health check on the API's `/api/v2/monitor/health`, and the stack's tags
+(which Auto Mode may only set with the cluster role's `auto-mode-tags` policy, components/eks.py).
+Its frontend security group is `api_security_group_id`, given by the
+`aws-load-balancer-security-groups` annotation: the AWS Load Balancer Controller's annotation
+("Security Groups for Load Balancers": a custom frontend group replaces the one it would create,
+and it then leaves backend rules alone). Auto Mode's NLB table does not list that annotation
+("EKS Auto Mode may not support all annotations"), so the backend path is declared here rather
+than left to the controller: the group may send to the cluster security group on the API port,
+and the cluster security group (on every Auto Mode pod) admits it there. Auto Mode supports NLBs
+in security-group mode only (EKS User Guide, "Learn about VPC Networking and Load Balancing in
+EKS Auto Mode"). After a deploy, `aws elbv2 describe-load-balancers` must show this group on the
+NLB (docs/eks.md): were the annotation ignored, the NLB would get a group of its own and the
+probe's rule would admit nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 
@@ -40,10 +61,27 @@ from airflow_platform.components.pod_identity import (
 from airflow_platform.config.model import Tier
 from airflow_platform.helm import values as chart
 from airflow_platform.helm.pgbouncer import pgbouncer_config
+from airflow_platform.tagging import resource_tags
 
 METADATA_USER_SERVICE_ACCOUNT = "airflow-metadata-user"
 METADATA_USER_SECRET_NAME = "airflow-metadata-user"  # noqa: S105 - a secret's name
 APP_DB_USER = "airflow_app"
+
+# The official chart's API server (1.22.0): container port `api-server` on `ports.apiServer`,
+# 8080 by default, and the labels its Deployment gives every pod: `tier: airflow`, `component:
+# api-server`, `release: <release>` (chart/templates/api-server/api-server-deployment.yaml;
+# the chart's own ClusterIP Service selects the same three in api-server-service.yaml). The
+# execution API server of `splitApiServersIntoCoreAndExecution` is `component:
+# execution-api-server`, so it is never selected here.
+API_SERVER_PORT = 8080
+API_SERVER_PORT_NAME = "api-server"
+API_HEALTH_PATH = "/api/v2/monitor/health"
+"""The chart's own liveness, readiness and startup probes' path on the API server."""
+NLB_CLASS = "eks.amazonaws.com/nlb"
+"""Auto Mode's load balancer class for NLB Services (EKS User Guide, "Use Service Annotations
+to configure Network Load Balancers": also the cluster default, stated so it is never
+another controller's)."""
+_LB = "service.beta.kubernetes.io/aws-load-balancer-"
 
 # What each service account may do (pod_identity's grants): task pods run the platform's
 # DAGs (backups, log archives, metrics); only the DAG processor and task pods read DAGs.
@@ -111,6 +149,13 @@ class AirflowOnEksArgs:
     wait_for: Sequence[pulumi.Resource] = ()
     """What the release must wait for beyond this component (the DAG objects: the DAG
     processor's first bundle sync fails on an empty prefix)."""
+    vpc_id: pulumi.Input[str] | None = None
+    """The cluster's VPC: the API endpoint's security group is made there. With
+    `cluster_security_group_id`, required for the endpoint (`api_url`); without both there
+    is none."""
+    cluster_security_group_id: pulumi.Input[str] | None = None
+    """The cluster security group (`EksCluster.security_group_id`), on every Auto Mode pod:
+    it admits the NLB on the API port."""
 
 
 def _secret(
@@ -125,6 +170,71 @@ def _secret(
     )
 
 
+def api_server_selector(release_name: str) -> dict[str, str]:
+    """The labels of the chart's API server pods of one release."""
+    return {"tier": "airflow", "component": "api-server", "release": release_name}
+
+
+def api_service_annotations(security_group_id: str, tags: Mapping[str, str]) -> dict[str, str]:
+    """The Service annotations of the internal NLB (EKS User Guide, "Use Service Annotations
+    to configure Network Load Balancers", its table of annotations Auto Mode supports, but for
+    `security-groups`: see the module docstring).
+
+    The backend rule annotation (`manage-backend-security-group-rules`) is left unset on
+    purpose: the rule is declared in the stack, and should the custom group not be honoured,
+    the default lets the controller open the path for the group it makes instead."""
+    return {
+        f"{_LB}scheme": "internal",
+        # IP targets: the NLB sends to the pods' own addresses (Auto Mode's default; the
+        # backend rule is written for it).
+        f"{_LB}nlb-target-type": "ip",
+        # The pods see the NLB's own address, so the backend rule that admits the NLB's group
+        # is the one that matters (already the default for TCP to IP targets: ELB User Guide,
+        # "Edit target group attributes for your Network Load Balancer", client IP
+        # preservation; the annotation is Auto Mode's, per "Use Service Annotations to
+        # configure Network Load Balancers").
+        f"{_LB}target-group-attributes": "preserve_client_ip.enabled=false",
+        f"{_LB}healthcheck-protocol": "HTTP",
+        f"{_LB}healthcheck-path": API_HEALTH_PATH,
+        f"{_LB}healthcheck-port": "traffic-port",
+        f"{_LB}security-groups": security_group_id,
+        f"{_LB}additional-resource-tags": tag_annotation(tags),
+    }
+
+
+def tag_annotation(tags: Mapping[str, str]) -> str:
+    """Tags as the `k1=v1,k2=v2` string map of `additional-resource-tags` (AWS Load Balancer
+    Controller, Service annotations: "stringMap: k1=v1,k2=v2"). A tag holding `,` or `=` cannot
+    be written unambiguously: refused, rather than put on the NLB cut in two."""
+    for key, value in tags.items():
+        if any(mark in key or mark in value for mark in ",="):
+            raise ValueError(
+                f"tag {key}={value!r}: load balancer tags cannot hold ',' or '=' "
+                "(aws-load-balancer-additional-resource-tags is a k=v,k=v list)"
+            )
+    return ",".join(f"{key}={tags[key]}" for key in sorted(tags))
+
+
+def api_url(status: Any) -> str:
+    """`http://<NLB hostname>:8080` from a Service's status (an output object, or the dict
+    a mock answers)."""
+
+    def field(obj: Any, snake: str, camel: str) -> Any:
+        # Output types are dicts too, keyed by camelCase, but warn when read as such.
+        if isinstance(getattr(type(obj), snake, None), property):
+            return getattr(obj, snake)
+        if isinstance(obj, Mapping):
+            return obj.get(camel, obj.get(snake))
+        return None
+
+    balancer = field(status, "load_balancer", "loadBalancer") if status is not None else None
+    ingress = (field(balancer, "ingress", "ingress") if balancer is not None else None) or []
+    hostname = field(ingress[0], "hostname", "hostname") if ingress else None
+    if not hostname:
+        raise ValueError("the API Service has no load balancer hostname in its status")
+    return f"http://{hostname}:{API_SERVER_PORT}"
+
+
 def fernet_key(random_base64: pulumi.Input[str]) -> pulumi.Output[str]:
     """A Fernet key from 32 random bytes in standard base64: Fernet takes them URL-safe."""
     return pulumi.Output.from_input(random_base64).apply(
@@ -133,14 +243,19 @@ def fernet_key(random_base64: pulumi.Input[str]) -> pulumi.Output[str]:
 
 
 class AirflowOnEks(pulumi.ComponentResource):
-    """The namespace, node pool, pod identities, secrets, metadata login and Helm release.
+    """The namespace, node pool, pod identities, secrets, metadata login, Helm release and
+    the API server's in-VPC endpoint.
 
-    Outputs: `namespace`, `release_name`, `role_arns` (service account to IAM role).
+    Outputs: `namespace`, `release_name`, `role_arns` (service account to IAM role),
+    `api_url` (`http://<internal NLB>:8080`, None without `vpc_id`), `api_security_group_id`
+    (the NLB's security group, no ingress of its own; None without `vpc_id`).
     """
 
     namespace: str
     release_name: str
     role_arns: dict[str, pulumi.Output[str]]
+    api_url: pulumi.Output[str] | None
+    api_security_group_id: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: AirflowOnEksArgs, opts: pulumi.ResourceOptions | None = None
@@ -212,13 +327,102 @@ class AirflowOnEks(pulumi.ComponentResource):
                 depends_on=[namespace, node_pool, identities, login, *secrets, *args.wait_for],
             ),
         )
+        self.api_url = None
+        self.api_security_group_id = None
+        if args.vpc_id is not None or args.cluster_security_group_id is not None:
+            if args.vpc_id is None or args.cluster_security_group_id is None:
+                raise ValueError("the API endpoint needs both vpc_id and cluster_security_group_id")
+            group, service = self._api_endpoint(
+                name, args, args.vpc_id, args.cluster_security_group_id, [namespace, release]
+            )
+            self.api_security_group_id = group.id
+            self.api_url = service.status.apply(api_url)
         self.register_outputs(
             {
                 "namespace": self.namespace,
                 "release_name": release.name,
                 "role_arns": self.role_arns,
+                "api_url": self.api_url,
+                "api_security_group_id": self.api_security_group_id,
             }
         )
+
+    def _api_endpoint(
+        self,
+        name: str,
+        args: AirflowOnEksArgs,
+        vpc_id: pulumi.Input[str],
+        cluster_group_id: pulumi.Input[str],
+        after: Sequence[pulumi.Resource],
+    ) -> tuple[aws.ec2.SecurityGroup, kubernetes.core.v1.Service]:
+        """The NLB's security group, its path to the pods, and the Service Auto Mode turns
+        into an internal NLB."""
+        # A tag the annotation cannot carry fails the program here, not inside an apply.
+        tag_annotation(args.tags)
+        aws_child = pulumi.ResourceOptions(parent=self)
+        label = f"{self.release_name}-api"
+        # No ingress rule: who may call the API is decided by the client's component, which
+        # adds its own rule here (HealthProbe). The provider drops AWS's default allow-all
+        # egress, so the one egress below is all the NLB may send.
+        group = aws.ec2.SecurityGroup(
+            f"{name}-api-sg",
+            vpc_id=vpc_id,
+            description=f"Internal NLB of the Airflow API of {self.release_name}",
+            tags=resource_tags(args.tags, label),
+            opts=aws_child,
+        )
+        port = {"ip_protocol": "tcp", "from_port": API_SERVER_PORT, "to_port": API_SERVER_PORT}
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-api-sg-to-pods",
+            security_group_id=group.id,
+            referenced_security_group_id=cluster_group_id,
+            description="Requests and health checks to the API server pods",
+            tags=resource_tags(args.tags, f"{label}-to-pods"),
+            opts=pulumi.ResourceOptions(parent=group),
+            **port,
+        )
+        backend = aws.vpc.SecurityGroupIngressRule(
+            f"{name}-pods-from-api-sg",
+            security_group_id=cluster_group_id,
+            referenced_security_group_id=group.id,
+            description=f"API server pods from the internal NLB of {self.release_name}",
+            tags=resource_tags(args.tags, f"{label}-backend"),
+            opts=pulumi.ResourceOptions(parent=group),
+            **port,
+        )
+        service = kubernetes.core.v1.Service(
+            f"{name}-api",
+            metadata={
+                "name": f"{label}-nlb",
+                "namespace": args.namespace,
+                "annotations": group.id.apply(
+                    lambda group_id: api_service_annotations(group_id, args.tags)
+                ),
+            },
+            spec={
+                "type": "LoadBalancer",
+                "loadBalancerClass": NLB_CLASS,
+                "selector": api_server_selector(self.release_name),
+                "ports": [
+                    {
+                        "name": API_SERVER_PORT_NAME,
+                        "port": API_SERVER_PORT,
+                        "targetPort": API_SERVER_PORT_NAME,
+                        "protocol": "TCP",
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The provider waits for ready endpoints and the NLB's address (pulumi-
+                # kubernetes Service await: selected pods ready, and for type LoadBalancer an
+                # address in .status.loadBalancer.ingress), so it follows the release's pods;
+                # and the pods admit the NLB before it sends its first health check.
+                depends_on=[*after, backend],
+                custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
+            ),
+        )
+        return group, service
 
     def _secrets(
         self,

@@ -113,14 +113,15 @@ class MetadataDatabase(pulumi.ComponentResource):
     Secrets Manager by RDS, IAM authentication, automated backups per tier, Performance
     Insights, Enhanced Monitoring and PostgreSQL logs in CloudWatch.
 
-    Outputs: `endpoint` (host:port), `address`, `port`, `arn`, `secret_arn` (the master
-    user's secret), `security_group_id`.
+    Outputs: `endpoint` (host:port), `address`, `port`, `arn`, `identifier`, `secret_arn` (the
+    master user's secret), `security_group_id`.
     """
 
     endpoint: pulumi.Output[str]
     address: pulumi.Output[str]
     port: pulumi.Output[int]
     arn: pulumi.Output[str]
+    identifier: pulumi.Output[str]
     secret_arn: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
 
@@ -246,6 +247,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         self.address = instance.address
         self.port = instance.port
         self.arn = instance.arn
+        self.identifier = instance.identifier
         self.secret_arn = instance.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn)
         self.security_group_id = security_group.id
         self.register_outputs(

@@ -40,9 +40,24 @@ this group from anywhere; only the Kubernetes objects wait for the deployer. Sta
 may also open the public endpoint to `eks.publicAccessCidrs` (never 0.0.0.0/0), with the
 private endpoint still on.
 
+Container Insights. The `amazon-cloudwatch-observability` add-on runs the CloudWatch agent
+that publishes the metrics `airflow_platform.container_insights` lists (the alarms' contract),
+configured there (`ADDON_CONFIGURATION`): enhanced observability on, no Fluent Bit container
+logs, no Application Signals. Its agent gets credentials through EKS Pod Identity (an
+association the add-on creates) for a role trusted by that one service account and holding
+`CloudWatchAgentServerPolicy`. The log group the agent writes to is created first, with the
+stack's retention and key; EKS picks the add-on version (no pin: see `_observability_addon`).
+
+Load balancer tags. The cluster role also carries `auto-mode-tags`: Auto Mode's managed
+load-balancing policy only lets EKS create load balancers with its own tag keys, so a
+Service's `aws-load-balancer-additional-resource-tags` (the stack tags AirflowOnEks puts on
+the Airflow API's NLB) needs this extra permission (EKS User Guide, "Learn about identity and
+access in EKS Auto Mode", "Custom AWS tags for EKS Auto resources").
+
 Outputs: `name`, `arn`, `endpoint`, `certificate_authority`, `kubeconfig` (secret),
 `security_group_id`, `control_plane_security_group_id`, `deployer_security_group_id`,
-`node_role_arn`, `cluster_role_arn`, `oidc_issuer`, `log_group_name`.
+`node_role_arn`, `cluster_role_arn`, `oidc_issuer`, `log_group_name`,
+`cloudwatch_agent_role_arn`, `container_insights_log_group_name`.
 """
 
 from __future__ import annotations
@@ -57,9 +72,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from airflow_platform import container_insights
 from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.pod_identity import pod_identity_trust
 from airflow_platform.config.eks import EksConfig
-from airflow_platform.iam import policy_document
+from airflow_platform.iam import policy_document, statement
 from airflow_platform.tagging import resource_tags
 
 # The five control-plane log types (EKS User Guide, "Send control plane logs to CloudWatch
@@ -84,6 +101,19 @@ NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerReg
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 # The Kubernetes API server's port on the control plane's interfaces.
 API_PORT = 443
+# What EKS Auto Mode may create for a Service or Ingress, and so tag on creation: the
+# "LoadBalancer" statement of the custom tag policy (EKS User Guide, "Learn about identity
+# and access in EKS Auto Mode", "Custom AWS tags for EKS Auto resources").
+LOAD_BALANCER_CREATE_ACTIONS = (
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateRule",
+)
+# EKS tags everything Auto Mode creates with the cluster's name, and its role session carries
+# the same principal tag (the managed AmazonEKSLoadBalancingPolicy's own conditions).
+_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
+_SAME_CLUSTER = "${aws:PrincipalTag/eks:eks-cluster-name}"
 _VERSION = re.compile(r"^1\.\d{2}$")
 
 
@@ -178,7 +208,8 @@ class EksCluster(pulumi.ComponentResource):
     `kubeconfig` (secret; exec-based, no token), `security_group_id` (the cluster security
     group: Auto Mode's nodes and pods; the database admits it), `control_plane_security_group_id`,
     `deployer_security_group_id` (attach to the deployer), `node_role_arn`, `cluster_role_arn`,
-    `oidc_issuer`, `log_group_name`.
+    `oidc_issuer`, `log_group_name`, `cloudwatch_agent_role_arn` (the Container Insights
+    agent's Pod Identity role), `container_insights_log_group_name` (its performance events).
     """
 
     name: str
@@ -193,6 +224,8 @@ class EksCluster(pulumi.ComponentResource):
     cluster_role_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
     log_group_name: str
+    cloudwatch_agent_role_arn: pulumi.Output[str]
+    container_insights_log_group_name: str
 
     def __init__(
         self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -207,6 +240,9 @@ class EksCluster(pulumi.ComponentResource):
         self._args = args
         self.name = cluster_name(args.stack)
         self.log_group_name = log_group_name(args.stack)
+        self.container_insights_log_group_name = container_insights.performance_log_group_name(
+            self.name
+        )
         config = args.config
 
         log_group = aws.cloudwatch.LogGroup(
@@ -272,6 +308,7 @@ class EksCluster(pulumi.ComponentResource):
             admins["deployer"] = config.deployer_role_arn
         for label, principal in admins.items():
             self._cluster_admin(cluster, label, principal)
+        agent_role = self._observability_addon(cluster)
 
         self.arn = cluster.arn
         self.endpoint = cluster.endpoint
@@ -284,6 +321,7 @@ class EksCluster(pulumi.ComponentResource):
         self.node_role_arn = node_role.arn
         self.cluster_role_arn = cluster_role.arn
         self.oidc_issuer = cluster.identities.apply(_oidc_issuer)
+        self.cloudwatch_agent_role_arn = agent_role.arn
         region = args.aws.region
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.endpoint, self.certificate_authority).apply(
@@ -304,6 +342,8 @@ class EksCluster(pulumi.ComponentResource):
                 "cluster_role_arn": self.cluster_role_arn,
                 "oidc_issuer": self.oidc_issuer,
                 "log_group_name": self.log_group_name,
+                "cloudwatch_agent_role_arn": self.cloudwatch_agent_role_arn,
+                "container_insights_log_group_name": self.container_insights_log_group_name,
             }
         )
 
@@ -313,11 +353,17 @@ class EksCluster(pulumi.ComponentResource):
     def _managed_policy(self, policy: str) -> str:
         return f"arn:{self._args.aws.partition}:iam::aws:policy/{policy}"
 
-    def _cluster_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
-        ctx, child = self._args.aws, pulumi.ResourceOptions(parent=self)
-        cluster_arn = pulumi.Output.concat(
+    def _cluster_arn(self) -> pulumi.Output[str]:
+        """The cluster's ARN from its name: known before the cluster exists, so what trusts
+        it need not wait for it."""
+        ctx = self._args.aws
+        return pulumi.Output.concat(
             f"arn:{ctx.partition}:eks:{ctx.region}:", ctx.account_id, f":cluster/{self.name}"
         )
+
+    def _cluster_role(self) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        ctx, child = self._args.aws, pulumi.ResourceOptions(parent=self)
+        cluster_arn = self._cluster_arn()
         trust = policy_document(
             {
                 "Sid": "AssumeFromEks",
@@ -345,7 +391,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         # Each its own resource, not the role's managed_policy_arns: a role that mixes the two
         # has them overwrite each other.
-        attachments = [
+        attachments: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
                 f"{self._name}-cluster-role-{policy}",
                 role=role.name,
@@ -354,6 +400,15 @@ class EksCluster(pulumi.ComponentResource):
             )
             for policy in CLUSTER_ROLE_POLICIES
         ]
+        attachments.append(
+            aws.iam.RolePolicy(
+                f"{self._name}-cluster-role-tags",
+                role=role.id,
+                name="auto-mode-tags",
+                policy=_load_balancer_tag_policy(ctx.partition),
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+        )
         return role, attachments
 
     def _node_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
@@ -455,6 +510,117 @@ class EksCluster(pulumi.ComponentResource):
             access_scope={"type": "cluster"},
             opts=pulumi.ResourceOptions(parent=entry),
         )
+
+    def _observability_addon(self, cluster: aws.eks.Cluster) -> aws.iam.Role:
+        """The CloudWatch observability add-on, its agent's role and its log group; returns
+        the role."""
+        ci, child = container_insights, pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-container-insights-logs",
+            name=self.container_insights_log_group_name,
+            retention_in_days=self._args.config.log_retention_days,
+            kms_key_id=self._args.kms_key_arn,
+            tags=self._tags("container-insights-logs"),
+            opts=child,
+        )
+        role_name = f"{self.name}-cloudwatch-agent"
+        role = aws.iam.Role(
+            f"{self._name}-cloudwatch-agent-role",
+            name=role_name,
+            description=f"CloudWatch agent of {self.name} (Container Insights, Pod Identity)",
+            # sts:AssumeRole and sts:TagSession from pods.eks.amazonaws.com, for this one
+            # service account of this cluster (EKS User Guide, "Create IAM role with trust
+            # policy required by EKS Pod Identity").
+            assume_role_policy=pod_identity_trust(
+                self._cluster_arn(), ci.AGENT_NAMESPACE, ci.AGENT_SERVICE_ACCOUNT
+            ),
+            tags=self._tags("cloudwatch-agent"),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicyAttachment(
+            f"{self._name}-cloudwatch-agent-role-{ci.AGENT_MANAGED_POLICY}",
+            role=role.name,
+            policy_arn=self._managed_policy(ci.AGENT_MANAGED_POLICY),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        aws.eks.Addon(
+            f"{self._name}-{ci.ADDON_NAME}",
+            cluster_name=cluster.name,
+            addon_name=ci.ADDON_NAME,
+            # No addon_version: EKS installs the version DescribeAddonVersions marks
+            # `defaultVersion` for the cluster's Kubernetes minor (EKS User Guide, "Verify
+            # Amazon EKS add-on version compatibility with a cluster"). No document names a
+            # version for 1.37 (the guide's example output is `vX.X.X-eksbuild.X`), so a pin
+            # here would be a guess; EKS keeps the installed version until it is set.
+            configuration_values=json.dumps(ci.ADDON_CONFIGURATION, sort_keys=True),
+            # The add-on creates the association itself (CreateAddon
+            # `podIdentityAssociations`; CloudWatch User Guide, "Install ... using EKS Pod
+            # Identity", add-on 3.1.0 or later). Auto Mode runs the Pod Identity agent itself
+            # (EKS User Guide, "Set up the Amazon EKS Pod Identity Agent": "This capability is
+            # built into EKS Auto Mode").
+            pod_identity_associations=[
+                {"service_account": ci.AGENT_SERVICE_ACCOUNT, "role_arn": role.arn}
+            ],
+            # The stack owns the add-on's settings: a change made in the cluster is
+            # overwritten, not kept.
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=self._tags(ci.ADDON_NAME),
+            # The agent's first write finds the group with its retention and key, and its
+            # first credentials can already publish.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
+        )
+        return role
+
+
+def _load_balancer_tag_policy(partition: str) -> pulumi.Output[str]:
+    """What Auto Mode needs to put a Service's extra tags on its load balancers.
+
+    The managed AmazonEKSLoadBalancingPolicy lets EKS create load balancers, target groups,
+    listeners and rules only with EKS's own tag keys (`ForAllValues:StringEquals` on
+    `aws:TagKeys`), so a Service asking for other tags would fail to get a load balancer.
+    The first statement is the "LoadBalancer" statement of the EKS User Guide's custom tag
+    policy ("Learn about identity and access in EKS Auto Mode", "Custom AWS tags for EKS Auto
+    resources"); tagging on create also needs elasticloadbalancing:AddTags with
+    `elasticloadbalancing:CreateAction` (ELB User Guide, "ELB API permissions to tag resources
+    during creation"); and a change of the stack's tags re-tags existing ones, which the same
+    EKS page says needs permission to modify and remove tags. Every statement stays within
+    this cluster's resources (its `eks:eks-cluster-name` tag, which EKS sets and the role's
+    session carries)."""
+    elb = f"arn:{partition}:elasticloadbalancing:*:*"
+    same_cluster_request = {"StringEquals": {f"aws:RequestTag/{_CLUSTER_NAME_TAG}": _SAME_CLUSTER}}
+    return policy_document(
+        statement(
+            "CreateLoadBalancersWithTags",
+            [*LOAD_BALANCER_CREATE_ACTIONS, "ec2:CreateSecurityGroup"],
+            ["*"],
+            condition=same_cluster_request,
+        ),
+        statement(
+            "TagLoadBalancersOnCreate",
+            ["elasticloadbalancing:AddTags"],
+            ["*"],
+            condition={
+                "StringEquals": {
+                    **same_cluster_request["StringEquals"],
+                    "elasticloadbalancing:CreateAction": [
+                        action.split(":", 1)[1] for action in LOAD_BALANCER_CREATE_ACTIONS
+                    ],
+                }
+            },
+        ),
+        statement(
+            "RetagOwnLoadBalancers",
+            ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+            [
+                f"{elb}:loadbalancer/*",
+                f"{elb}:targetgroup/*/*",
+                f"{elb}:listener/*",
+                f"{elb}:listener-rule/*",
+            ],
+            condition={"StringEquals": {f"aws:ResourceTag/{_CLUSTER_NAME_TAG}": _SAME_CLUSTER}},
+        ),
+    )
 
 
 def _principal_label(role_arn: str) -> str:

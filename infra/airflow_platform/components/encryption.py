@@ -63,6 +63,16 @@ class ProjectKey(pulumi.ComponentResource):
                 principal={"Service": f"logs.{ctx.region}.amazonaws.com"},
                 condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
             ),
+            # CloudWatch alarms and EventBridge rules publish to the stack's encrypted alert
+            # topic; SNS then asks KMS on their behalf (the SNS guide's key policy for AWS
+            # service publishers:
+            # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+            statement(
+                "AlarmsAndEventsPublishToEncryptedTopics",
+                ["kms:Decrypt", "kms:GenerateDataKey*"],
+                ["*"],
+                principal={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+            ),
         )
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(

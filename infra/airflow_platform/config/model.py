@@ -29,6 +29,7 @@ from airflow_platform.config.base import (
     matches,
 )
 from airflow_platform.config.eks import CapacityType, EksConfig
+from airflow_platform.config.monitoring import MonitoringConfig
 from airflow_platform.config.mwaa import MwaaConfig, WebserverAccess
 from airflow_platform.config.windows import (
     parse_daily_window,
@@ -347,6 +348,8 @@ class PlatformConfig(ConfigModel):
     """The MWAA environment; only read on mwaa stacks."""
     eks: EksConfig = EksConfig()
     """The EKS cluster; only read on eks stacks."""
+    monitoring: MonitoringConfig = MonitoringConfig()
+    """Alarms, their thresholds and where they are sent."""
 
     @model_validator(mode="after")
     def _tier_floors(self, info: ValidationInfo) -> PlatformConfig:
@@ -418,8 +421,33 @@ class PlatformConfig(ConfigModel):
                 )
             )
         problems += self._eks_floors()
+        problems += self._monitoring_rules()
         enforce(self, info, problems)
         return self
+
+    def _monitoring_rules(self) -> list[RuleProblem]:
+        """Staging and prod alarms reach people; a free-storage threshold must be reachable."""
+        monitoring, problems = self.monitoring, []
+        if self.tier in {Tier.PROD, Tier.STAGING} and monitoring.slack is None:
+            problems.append(
+                RuleProblem(
+                    "airflow-platform:monitoring.slack is required on tier "
+                    f"{self.tier.value}: its alarms go to a Slack channel (set "
+                    "monitoring.slack.workspaceId and monitoring.slack.channelId)",
+                    ("monitoring.slack", "tier"),
+                )
+            )
+        free_gb = monitoring.alarms.database_free_storage_gb
+        if self.database.enabled and free_gb >= self.database.allocated_storage_gb:
+            problems.append(
+                RuleProblem(
+                    "airflow-platform:monitoring.alarms.databaseFreeStorageGb = "
+                    f"{free_gb} must be below database.allocatedStorageGb "
+                    f"({self.database.allocated_storage_gb}), or the alarm fires from the start",
+                    ("monitoring.alarms.databaseFreeStorageGb", "database.allocatedStorageGb"),
+                )
+            )
+        return problems
 
     def _eks_floors(self) -> list[RuleProblem]:
         """Prod's cluster: no public endpoint, task pods on on-demand capacity (spot can be

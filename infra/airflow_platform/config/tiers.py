@@ -47,6 +47,17 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "taskCapacityTypes": ["spot", "on-demand"],
             "logRetentionDays": 7,
         },
+        "monitoring": {
+            "alarms": {
+                "unhealthyMinutes": 15,
+                "databaseFreeStorageGb": 2,
+                "databaseFreeMemoryMb": 64,
+                "databaseConnections": 60,
+                "queuedTasks": 10,
+                "databaseCpuPercent": 80,
+            },
+            "probeLogRetentionDays": 7,
+        },
         "encryption": {"customerManagedKey": False},
     },
     Tier.DEV: {
@@ -83,6 +94,17 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "taskCapacityTypes": ["spot", "on-demand"],
             "logRetentionDays": 30,
         },
+        "monitoring": {
+            "alarms": {
+                "unhealthyMinutes": 10,
+                "databaseFreeStorageGb": 2,
+                "databaseFreeMemoryMb": 64,
+                "databaseConnections": 60,
+                "queuedTasks": 10,
+                "databaseCpuPercent": 80,
+            },
+            "probeLogRetentionDays": 30,
+        },
         "encryption": {"customerManagedKey": False},
     },
     Tier.STAGING: {
@@ -118,6 +140,17 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "publicAccessCidrs": [],
             "taskCapacityTypes": ["spot", "on-demand"],
             "logRetentionDays": 30,
+        },
+        "monitoring": {
+            "alarms": {
+                "unhealthyMinutes": 5,
+                "databaseFreeStorageGb": 5,
+                "databaseFreeMemoryMb": 256,
+                "databaseConnections": 300,
+                "queuedTasks": 20,
+                "databaseCpuPercent": 80,
+            },
+            "probeLogRetentionDays": 30,
         },
         "encryption": {"customerManagedKey": False},
     },
@@ -161,6 +194,17 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
             "publicAccessCidrs": [],
             "taskCapacityTypes": ["on-demand"],
             "logRetentionDays": 365,
+        },
+        "monitoring": {
+            "alarms": {
+                "unhealthyMinutes": 3,
+                "databaseFreeStorageGb": 10,
+                "databaseFreeMemoryMb": 512,
+                "databaseConnections": 600,
+                "queuedTasks": 50,
+                "databaseCpuPercent": 80,
+            },
+            "probeLogRetentionDays": 365,
         },
         "encryption": {"customerManagedKey": True},
     },

@@ -56,6 +56,12 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     # Secrets Manager appends six random characters to a secret's name in its ARN.
     "aws:secretsmanager/secret:Secret": ("", "secretsmanager", "secret:{name}-{suffix}"),
     "aws:ecr/repository:Repository": ("", "ecr", "repository/{name}"),
+    "aws:sns/topic:Topic": ("", "sns", "{name}"),
+    "aws:sqs/queue:Queue": ("", "sqs", "{name}"),
+    "aws:lambda/function:Function": ("", "lambda", "function:{name}"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("", "cloudwatch", "alarm:{name}"),
+    "aws:cloudwatch/eventRule:EventRule": ("", "events", "rule/{name}"),
+    "aws:scheduler/schedule:Schedule": ("", "scheduler", "schedule/default/{name}"),
 }
 # Resources whose `name` AWS reports back (auto-named ones get their logical name here).
 _NAMED_TYPES = {
@@ -73,6 +79,7 @@ _EKS_ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
 _EKS_ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 _ECR_REPOSITORY = "aws:ecr/repository:Repository"
 _DOCKER_IMAGE = "docker-build:index:Image"
+_KUBERNETES_SERVICE = "kubernetes:core/v1:Service"
 _IMAGE_BUILD_INPUTS = ("tags", "buildArgs", "platforms", "context", "dockerfile", "target")
 # Inputs that name the resource: the id AWS gives it is that name.
 _NAME_INPUTS = ("bucket", "name", "functionName", "identifier", "roleName")
@@ -146,6 +153,19 @@ class PlanMocks(pulumi.runtime.Mocks):
             state |= self._eks_access_entry(inputs, region)
         if args.typ == _EKS_ACCESS_POLICY_ASSOCIATION:
             state["associatedAt"] = _EKS_TIMESTAMP
+        if args.typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.{region}.amazonaws.com/{self.account_id}/{name}"
+        if args.typ == "aws:cloudwatch/dashboard:Dashboard":
+            dashboard = inputs.get("dashboardName", name)
+            state["dashboardArn"] = f"arn:aws:cloudwatch::{self.account_id}:dashboard/{dashboard}"
+        if args.typ == "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration":
+            configuration = inputs.get("configurationName", name)
+            state["chatConfigurationArn"] = (
+                f"arn:aws:chatbot::{self.account_id}:chat-configuration/slack-channel/"
+                f"{configuration}"
+            )
+        if args.typ == _KUBERNETES_SERVICE:
+            state |= _load_balancer_status(inputs, region)
         if args.typ == "aws:mwaa/environment:Environment":
             label = hashlib.sha256(f"{self.account_id}:{name}".encode()).hexdigest()
             state["webserverUrl"] = f"{label[:8]}-{label[8:12]}.c2.{region}.airflow.amazonaws.com"
@@ -335,3 +355,17 @@ def _random_material(token: str, name: str, inputs: dict[str, Any]) -> dict[str,
         return {"base64": base64.b64encode(raw).decode(), "hex": raw.hex()}
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     return {"result": "".join(alphabet[b % len(alphabet)] for b in raw)}
+
+
+def _load_balancer_status(inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """A LoadBalancer Service's status once its load balancer exists (pulumi-kubernetes waits
+    for `.status.loadBalancer.ingress` before it reports the Service created): the NLB's DNS
+    name, `<name>-<id>.elb.<region>.amazonaws.com`, stable for the same namespace and name."""
+    spec = inputs.get("spec") or {}
+    if spec.get("type") != "LoadBalancer":
+        return {}
+    metadata = inputs.get("metadata") or {}
+    key = f"{metadata.get('namespace')}/{metadata.get('name')}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    hostname = f"k8s-{digest[:8]}-{digest[8:18]}-{digest[18:34]}.elb.{region}.amazonaws.com"
+    return {"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}}
