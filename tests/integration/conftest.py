@@ -23,6 +23,12 @@ import pytest
 from botocore.config import Config
 
 from platform_ops.backup import AwsClients, BackupSettings
+from tests.integration.airflow_server import (  # noqa: F401 (fixtures shared by two modules)
+    airflow_running,
+    airflow_server,
+    airflow_stopped,
+    mwaa_api,
+)
 from tests.integration.seed import seed_database
 from tests.integration.servers import MotoServer, PgServer
 

@@ -1,9 +1,11 @@
 """`airflow-platform`: the operator's command line.
 
 One module per concern: `plan` (plan, config-reference), `backup` (backup, restore), `dags`
-(check-dags, ship-dags), `logs` (clean-logs); `common` holds what they share. Each option is
-defined once, with help text, a placeholder and an `AIRFLOW_PLATFORM_*` environment variable;
-a flag beats the variable, which beats the default. Each command imports what it needs when it
+(check-dags, ship-dags), `logs` (clean-logs), `health` (health) and `airflow_dags` (the `dags`
+group: `dags list`, `dags trigger`), the last two reaching a stack's Airflow REST API as `api`
+says; `common` holds what they share. Each option is defined once, with help text, a
+placeholder and an `AIRFLOW_PLATFORM_*` environment variable; a flag beats the variable, which
+beats the default. Each command imports what it needs when it
 runs, so starting the program loads typer and rich only.
 
 `main()` is the installed entry point: it runs the app outside click's standalone mode and
@@ -18,8 +20,10 @@ from typing import Annotated
 
 import typer
 
+from airflow_platform.cli import airflow_dags as _airflow_dags
 from airflow_platform.cli import backup as _backup
 from airflow_platform.cli import dags as _dags
+from airflow_platform.cli import health as _health
 from airflow_platform.cli import logs as _logs
 from airflow_platform.cli import plan as _plan
 from airflow_platform.cli.common import (
@@ -34,7 +38,7 @@ from airflow_platform.cli.common import (
     print_error,
 )
 
-__all__ = ["COMMANDS", "app", "main", "version_line"]
+__all__ = ["COMMANDS", "GROUPS", "app", "main", "version_line"]
 
 app = typer.Typer(
     name=PROG,
@@ -53,9 +57,15 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "check-dags": _dags.check_dags,
     "ship-dags": _dags.ship_dags,
     "clean-logs": _logs.clean_logs_command,
+    "health": _health.health,
 }
 for _name, _function in COMMANDS.items():
     app.command(_name, cls=Command)(_function)
+
+GROUPS: dict[str, typer.Typer] = {"dags": _airflow_dags.app}
+"""Command groups: `dags list`, `dags trigger`."""
+for _name, _group in GROUPS.items():
+    app.add_typer(_group, name=_name)
 
 
 def version_line() -> str:
@@ -113,11 +123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.TyperException as error:
         # Click's errors (typer vendors click, so they are TyperExceptions): a usage error
         # (exit code 2) carries the context of the command it was raised for.
+        message = error.format_message()
+        if not message.strip():  # a group run without its command: typer printed the help
+            return error.exit_code
         ctx = getattr(error, "ctx", None)
         command_path = ctx.command_path if ctx is not None else None
-        if command_path is None and args[0] in COMMANDS:  # raised before its context existed
+        if command_path is None and (args[0] in COMMANDS or args[0] in GROUPS):
+            # raised before its context existed
             command_path = f"{PROG} {args[0]}"
-        print_error(_sentence(error.format_message()), help_hint(command_path))
+        print_error(_sentence(message), help_hint(command_path))
         return error.exit_code
     return code if isinstance(code, int) else EXIT_OK
 

@@ -29,8 +29,9 @@ PROG = "airflow-platform"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-"""The operation ran and failed (backup, restore, ship, clean), check-dags found problems, or
-the plan was refused (a blocking problem)."""
+"""The operation ran and failed (backup, restore, ship, clean, a DAG run triggered with
+--wait), check-dags found problems, health found Airflow unhealthy or unreachable, or the plan
+was refused (a blocking problem)."""
 EXIT_USAGE = 2
 """Usage, config or environment: a bad flag or value, an invalid stack config, a missing
 region, credentials, folder, PostgreSQL client or Airflow."""
@@ -39,10 +40,11 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
     "Exit codes, the same for every command: 0 done; 1 the operation failed (backup, restore, "
-    "ship-dags, clean-logs), check-dags found problems, or the plan was refused; 2 a usage, "
-    "config or environment problem (an unknown option, a bad value, an invalid stack config, "
-    "no AWS region or credentials, a missing folder, PostgreSQL client or Airflow); "
-    "130 interrupted."
+    "ship-dags, clean-logs, a DAG run followed by dags trigger --wait), check-dags found "
+    "problems, health found Airflow unhealthy or unreachable, or the plan was refused; 2 a "
+    "usage, config or environment problem (an unknown option, a bad value, an invalid stack "
+    "config, no AWS region or credentials, a refused login, a missing folder, PostgreSQL "
+    "client or Airflow); 130 interrupted."
 )
 
 
