@@ -28,13 +28,12 @@ from airflow_platform.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
     aws_session,
-    configured_region,
     fail,
+    stack_settings,
 )
 
 if TYPE_CHECKING:
     from airflow_platform.airflow_api import AirflowApi, ApiError
-    from airflow_platform.config import Settings
 
 PASSWORD_VARIABLE = "AIRFLOW_PLATFORM_API_PASSWORD"  # noqa: S105 (its name, not a password)
 DEFAULT_TIMEOUT = 30.0
@@ -88,27 +87,6 @@ ApiTimeout = Annotated[
         max=300,
     ),
 ]
-
-
-def stack_settings(stack: str, project_dir: Path | None) -> Settings:
-    """The stack's validated settings from its stack file (region: the file's aws:region,
-    else the environment's); ValueError says why they cannot be read."""
-    from airflow_platform.config import ConfigError, settings_from_values
-    from airflow_platform.plan.project import Project, ProjectError, read_stack_config
-
-    try:
-        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
-        values = dict(read_stack_config(project, stack).values)
-    except ProjectError as error:
-        raise ValueError(str(error)) from None
-    if "aws:region" not in values:
-        region = configured_region()
-        if region is not None:
-            values["aws:region"] = region
-    try:
-        return settings_from_values(project.name, stack, values)
-    except ConfigError as error:
-        raise ValueError(str(error)) from None
 
 
 def _password(username: str) -> str:

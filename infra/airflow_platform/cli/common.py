@@ -25,6 +25,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from airflow_platform.config import Settings
+
 PROG = "airflow-platform"
 
 EXIT_OK = 0
@@ -322,3 +324,24 @@ def transfer_progress(console: Console) -> Progress:
         console=console,
         transient=False,
     )
+
+
+def stack_settings(stack: str, project_dir: Path | None) -> Settings:
+    """The stack's validated settings from its stack file (region: the file's aws:region,
+    else the environment's); ValueError says why they cannot be read."""
+    from airflow_platform.config import ConfigError, settings_from_values
+    from airflow_platform.plan.project import Project, ProjectError, read_stack_config
+
+    try:
+        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
+        values = dict(read_stack_config(project, stack).values)
+    except ProjectError as error:
+        raise ValueError(str(error)) from None
+    if "aws:region" not in values:
+        region = configured_region()
+        if region is not None:
+            values["aws:region"] = region
+    try:
+        return settings_from_values(project.name, stack, values)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None

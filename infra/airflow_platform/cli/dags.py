@@ -16,10 +16,10 @@ from airflow_platform.cli.common import (
     DagsSource,
     ProjectDir,
     aws_session,
-    configured_region,
     fail,
     require_region,
     stack_argument,
+    stack_settings,
     transfer_progress,
 )
 
@@ -134,23 +134,7 @@ def _stack_region(stack: str, project_dir: Path | None) -> str:
     """The stack's region, as `pulumi up`'s AWS provider takes it: the stack file's
     aws:region, else the environment's; ValueError says why it cannot be known. Every stack
     has a DAG bucket read from its dags/ prefix, mwaa and eks alike."""
-    from airflow_platform.config import ConfigError, settings_from_values
-    from airflow_platform.plan.project import Project, ProjectError, read_stack_config
-
-    try:
-        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
-        values = dict(read_stack_config(project, stack).values)
-    except ProjectError as error:
-        raise ValueError(str(error)) from None
-    if "aws:region" not in values:
-        region = configured_region()
-        if region is not None:
-            values["aws:region"] = region
-    try:
-        settings = settings_from_values(project.name, stack, values)
-    except ConfigError as error:
-        raise ValueError(str(error)) from None
-    return settings.region
+    return stack_settings(stack, project_dir).region
 
 
 def _dag_bucket(stack: str, region: str) -> str:
