@@ -17,7 +17,7 @@ PYTHON_FOUND = $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_
 PYTHON_OK = $(shell $(PYTHON) -c 'import sys; print("ok" if sys.version_info >= (3, 11) else "")' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help plan test lint bench bench-backup bench-ship bench-log-cleanup bench-dag-parse image clean
+.PHONY: help plan test lint lint-workflows bench bench-backup bench-ship bench-log-cleanup bench-dag-parse image clean
 
 help: ## List the targets, one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' \
@@ -44,7 +44,13 @@ $(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt dags/requirements.txt versions
 plan: $(PLAN_STAMP) ## The dev stack's offline plan (installs only what the plan needs)
 	$(BIN)/airflow-platform plan dev
 
-lint: $(TEST_STAMP) ## ruff (lint and format check), shellcheck and hadolint
+# The GitHub Actions workflows; WORKFLOWS=path/to/file.yml checks others.
+WORKFLOWS ?= $(wildcard .github/workflows/*.yml)
+
+lint-workflows: $(TEST_STAMP) ## actionlint over .github/workflows, shellcheck on their scripts
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck -pyflakes= $(WORKFLOWS)
+
+lint: $(TEST_STAMP) lint-workflows ## ruff (lint and format check), shellcheck, hadolint, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/shellcheck images/mwaa/startup.sh

@@ -90,6 +90,7 @@ storage = Storage(
         teardown=settings.teardown,
         tags=tags,
         kms_key_arn=key_arn,
+        access_logging=config.storage.access_logging,
     ),
 )
 
@@ -300,6 +301,8 @@ pulumi.export("runtimeSecurityGroupId", network.runtime_security_group_id)
 pulumi.export("dagBucket", storage.dag_bucket)
 pulumi.export("logArchiveBucket", storage.log_archive_bucket)
 pulumi.export("backupBucket", storage.backup_bucket)
+if storage.access_log_bucket is not None:
+    pulumi.export("accessLogBucket", storage.access_log_bucket)
 if database is not None:
     pulumi.export("databaseEndpoint", database.endpoint)
     pulumi.export("databaseSecretArn", database.secret_arn)

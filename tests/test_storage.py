@@ -174,3 +174,46 @@ def test_storage_dag_bucket_keeps_old_versions_for_rollback_then_expires_them(de
     rule = _rules(declared, _bucket(declared, "dags"))[0]
     assert "days" not in rule.get("expiration", {}), "current DAG files never expire"
     assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 30
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_storage_access_logs_go_to_their_own_sse_s3_bucket_in_prod_by_default(declare, tier):
+    settings = settings_for(tier)
+    assert settings.config.storage.access_logging is (tier is Tier.PROD)
+
+    def build():
+        Storage(
+            "storage",
+            StorageArgs(
+                stack=settings.stack,
+                aws=AwsContext.current(REGION),
+                log_archive=settings.config.storage.log_archive,
+                backup=settings.config.backup,
+                teardown=settings.teardown,
+                tags=stack_tags(settings),
+                kms_key_arn=KEY_ARN,
+                access_logging=True,
+            ),
+        )
+
+    declared = declare(build, TIER_STACKS[tier])
+    target = _bucket(declared, "access-logs")
+    assert target.inputs["bucket"] == f"airflow-{settings.stack}-access-logs-123456789012-{REGION}"
+    # S3 delivers access logs only under SSE-S3, whatever key the other buckets use.
+    encryption = declared.for_bucket(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        target,
+    )
+    assert encryption.inputs["rules"] == [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+    ]
+    policy = declared.for_bucket("aws:s3/bucketPolicy:BucketPolicy", target)
+    loggings = declared.of_type("aws:s3/bucketLogging:BucketLogging")
+    assert sorted(r.inputs["targetPrefix"] for r in loggings) == ["backups/", "dags/", "logs/"]
+    for logging in loggings:
+        assert logging.inputs["targetBucket"] == target.inputs["bucket"]
+        # Delivery works from the first request: the target admits the service first.
+        assert policy.urn in logging.dependencies, logging.urn
+    # S3 refuses a target under object lock.
+    locks = declared.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert all(lock.inputs["bucket"] != target.inputs["bucket"] for lock in locks)

@@ -1,11 +1,13 @@
 """`airflow-platform`: the operator's command line.
 
-One module per concern: `plan` (plan, config-reference), `backup` (backup, restore), `dags`
+One module per concern: `plan` (plan, config-reference), `prices` (the `prices` group: `prices
+refresh`, the cost estimate's price table), `backup` (backup, restore), `dags`
 (check-dags, ship-dags), `logs` (clean-logs), `health` (health) and `airflow_dags` (the `dags`
 group: `dags list`, `dags trigger`), the last two reaching a stack's Airflow REST API as `api`
-says; `common` holds what they share. Each option is defined once, with help text, a
-placeholder and an `AIRFLOW_PLATFORM_*` environment variable; a flag beats the variable, which
-beats the default. Each command imports what it needs when it
+says; `policy` (the `policy` group: `policy list`, `policy config`, the policy rules and the
+policy pack's config); `common` holds what they share. Each option is defined once, with help
+text, a placeholder and an `AIRFLOW_PLATFORM_*` environment variable; a flag beats the
+variable, which beats the default. Each command imports what it needs when it
 runs, so starting the program loads typer and rich only.
 
 `main()` is the installed entry point: it runs the app outside click's standalone mode and
@@ -26,6 +28,8 @@ from airflow_platform.cli import dags as _dags
 from airflow_platform.cli import health as _health
 from airflow_platform.cli import logs as _logs
 from airflow_platform.cli import plan as _plan
+from airflow_platform.cli import policy as _policy
+from airflow_platform.cli import prices as _prices
 from airflow_platform.cli.common import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
@@ -62,8 +66,13 @@ COMMANDS: dict[str, Callable[..., None]] = {
 for _name, _function in COMMANDS.items():
     app.command(_name, cls=Command)(_function)
 
-GROUPS: dict[str, typer.Typer] = {"dags": _airflow_dags.app}
-"""Command groups: `dags list`, `dags trigger`."""
+GROUPS: dict[str, typer.Typer] = {
+    "dags": _airflow_dags.app,
+    "prices": _prices.app,
+    "policy": _policy.app,
+}
+"""Command groups: `dags list`, `dags trigger`, `prices refresh`, `policy list`, `policy
+config`."""
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 

@@ -80,6 +80,19 @@ def plan(
             show_default=False,
         ),
     ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            envvar="AIRFLOW_PLATFORM_PRICES",
+            metavar="FILE",
+            help="The price table the cost estimate reads (written by `prices refresh`); "
+            "default: infra/airflow_platform/cost/prices.json when it exists, else no estimate.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     project_dir: ProjectDir = None,
 ) -> None:
     """Run the stack's program offline under the Pulumi mock runtime and show what it declares.
@@ -87,7 +100,10 @@ def plan(
     No cloud credentials and no Pulumi CLI are needed. Exit 1 when the plan is refused (each
     blocking problem printed as `refused: ...`), 2 on invalid config or usage.
     """
-    from airflow_platform.config import ConfigError
+    from airflow_platform.config import ConfigError, settings_from_values
+    from airflow_platform.cost.model import plan_cost
+    from airflow_platform.cost.table import DEFAULT_TABLE, PriceTableError, load_table
+    from airflow_platform.plan.comment import comment
     from airflow_platform.plan.contract import (
         BasePlanError,
         blocking_problems,
@@ -97,8 +113,9 @@ def plan(
         load_base,
     )
     from airflow_platform.plan.mocks import PLACEHOLDER_ACCOUNT_ID
+    from airflow_platform.plan.policies import findings, unused_waivers, violations
     from airflow_platform.plan.project import Project, ProjectError, read_stack_config
-    from airflow_platform.plan.render import markdown, print_plan
+    from airflow_platform.plan.render import print_plan
     from airflow_platform.plan.runner import run_program
 
     to_stdout = json_out is not None and str(json_out) == "-"
@@ -109,12 +126,36 @@ def plan(
         project = Project.load(project_dir.resolve()) if project_dir else Project.find()
         config = read_stack_config(project, stack)
         base = load_base(diff) if diff else None
+        # No committed table (none can be made without AWS credentials): no estimate, and
+        # the plan says so; a table that exists but is broken is refused, never half-read.
+        table_path = prices or (DEFAULT_TABLE if DEFAULT_TABLE.is_file() else None)
+        table = load_table(table_path) if table_path else None
         run = run_program(project, stack, config, account_id=account_id or PLACEHOLDER_ACCOUNT_ID)
-    except (ConfigError, ProjectError, BasePlanError) as error:
+        # The program validated the same values; the policy rules need its tier and waivers.
+        settings = settings_from_values(project.name, stack, config.values)
+    except (ConfigError, ProjectError, BasePlanError, PriceTableError) as error:
         raise fail(str(error), EXIT_USAGE) from None
 
-    result = build_plan(run, display_config(config.values, config.secret_keys), base)
-    print_plan(result, stack, console)
+    region = str(config.values.get("aws:region") or "us-east-1")  # as run_program's mocks
+    cost = plan_cost(run, table, region, base) if table is not None else None
+    # The policy pack's rules, over what the program declared (plan/policies.py).
+    found = findings(run, settings)
+    result = build_plan(
+        run,
+        display_config(config.values, config.secret_keys),
+        base,
+        cost,
+        policy_violations=violations(found),
+    )
+    print_plan(result, stack, console, policies_evaluated=True)
+    for waiver in unused_waivers(settings, found):
+        errors.print(
+            f"[yellow]note:[/yellow] waiver of {escape(waiver.rule)} for "
+            f"{escape(waiver.resource)} waived nothing in this plan (no such resource, or it "
+            "complies): remove it from airflow-platform:policy.waivers",
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
         if json_out is not None:
             if to_stdout:
@@ -123,7 +164,8 @@ def plan(
                 json_out.write_text(dump(result))
                 console.print(f"plan JSON written to {json_out}")
         if markdown_out is not None:
-            markdown_out.write_text(markdown(result, stack))
+            # The base's cost is the comment's "before".
+            markdown_out.write_text(comment(result, stack, base, policies_evaluated=True))
             console.print(f"pull-request summary written to {markdown_out}")
     except OSError as error:  # checked before the run; the disk can still fill up
         where = error.filename or "the output"

@@ -1,8 +1,17 @@
-"""Storage: the DAG bucket, the log-archive bucket and the backup bucket.
+"""Storage: the DAG bucket, the log-archive bucket and the backup bucket, and where
+`storage.accessLogging` is on (prod), the access-log bucket their server access logs go to.
 
 Every bucket gets the same hardening (public access blocked on all four flags, ACLs off,
 default encryption, versioning, a TLS-only policy); what differs between them is data:
 one `BucketSpec` each, turned into resources by one loop.
+
+The access-log bucket differs in two ways S3 dictates (S3 User Guide, "Enabling Amazon S3
+server access logging"): its default encryption is SSE-S3 (AES256), since "Default
+server-side encryption with AWS KMS keys (SSE-KMS) is not supported" on a log target, and its
+policy admits the logging service principal, `logging.s3.amazonaws.com`, which delivers the
+logs (ACLs are off, so only the policy can). It has no object lock (S3 refuses a locked
+target) and does not log itself (a loop). The log archive keeps the project key: Airflow's
+archived task logs stay under it, and only the access records go to the SSE-S3 bucket.
 """
 
 from __future__ import annotations
@@ -22,6 +31,10 @@ from airflow_platform.tagging import resource_tags
 
 # Old DAG versions are only kept to roll back a bad deploy.
 DAG_NONCURRENT_VERSION_DAYS = 30
+ACCESS_LOGS = "access-logs"
+# The service principal S3 delivers server access logs as (S3 User Guide, "Permissions for
+# log delivery").
+LOGGING_SERVICE = "logging.s3.amazonaws.com"
 # Backups: a replaced/deleted dump stays 1 more day (object lock still holds it until its
 # retention ends, whatever this says).
 BACKUP_NONCURRENT_VERSION_DAYS = 1
@@ -111,6 +124,8 @@ class BucketSpec:
     """Lost data cannot be rebuilt from git: protected in tiers that protect data."""
     object_lock_days: int | None = None
     """Default governance-mode retention, or None for no object lock."""
+    access_log_target: bool = False
+    """The access-log bucket: SSE-S3, and its policy admits the logging service."""
 
 
 @dataclass(frozen=True)
@@ -131,12 +146,15 @@ class StorageArgs:
     """The stack's tags."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Customer-managed key for default encryption; SSE-S3 when None."""
+    access_logging: bool = False
+    """Deliver the buckets' server access logs to an access-log bucket of their own."""
 
 
 class Storage(pulumi.ComponentResource):
     """The platform's three buckets, each private, encrypted, versioned and TLS-only.
 
-    Outputs: `dag_bucket`, `log_archive_bucket`, `backup_bucket` (names) and their `*_arn`.
+    Outputs: `dag_bucket`, `log_archive_bucket`, `backup_bucket` (names) and their `*_arn`;
+    `access_log_bucket` (its name) where access logging is on, else None.
     `dag_bucket_ready` holds the DAG bucket's versioning and public-access block: what writes
     objects MWAA reads by version, or creates the environment (which checks the block), must
     depend on them.
@@ -149,6 +167,7 @@ class Storage(pulumi.ComponentResource):
     log_archive_bucket_arn: pulumi.Output[str]
     backup_bucket: pulumi.Output[str]
     backup_bucket_arn: pulumi.Output[str]
+    access_log_bucket: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None
@@ -167,6 +186,22 @@ class Storage(pulumi.ComponentResource):
             ),
         ]
         self._ready: dict[str, list[pulumi.Resource]] = {}
+        self._policies: dict[str, pulumi.Resource] = {}
+        # The target first: every other bucket's logging names it and waits for its policy.
+        self._access_logs: tuple[aws.s3.Bucket, pulumi.Resource] | None = None
+        self.access_log_bucket = None
+        if args.access_logging:
+            target = self._bucket(
+                BucketSpec(
+                    ACCESS_LOGS,
+                    log_archive_rules(args.log_archive),
+                    # Audit records of who read or changed the data: kept like the data.
+                    True,
+                    access_log_target=True,
+                )
+            )
+            self._access_logs = (target, self._policies[ACCESS_LOGS])
+            self.access_log_bucket = target.bucket
         buckets = {spec.purpose: self._bucket(spec) for spec in specs}
         self.dag_bucket_ready = self._ready["dags"]
         self.dag_bucket, self.dag_bucket_arn = buckets["dags"].bucket, buckets["dags"].arn
@@ -178,6 +213,7 @@ class Storage(pulumi.ComponentResource):
         )
         self.register_outputs(
             {
+                "access_log_bucket": self.access_log_bucket,
                 "dag_bucket": self.dag_bucket,
                 "dag_bucket_arn": self.dag_bucket_arn,
                 "log_archive_bucket": self.log_archive_bucket,
@@ -211,9 +247,12 @@ class Storage(pulumi.ComponentResource):
             tags=resource_tags(args.tags, prefix, {"purpose": spec.purpose}),
             opts=opts,
         )
+        # Each setting names the bucket by its `bucket` output, not its id: both hold the name,
+        # but a new bucket's id is unknown until it exists, while its name is known in `pulumi
+        # preview`, where the policy pack matches each setting to its bucket by that input.
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{prefix}-public-access",
-            bucket=bucket.id,
+            bucket=bucket.bucket,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
@@ -222,26 +261,26 @@ class Storage(pulumi.ComponentResource):
         )
         aws.s3.BucketOwnershipControls(
             f"{prefix}-ownership",
-            bucket=bucket.id,
+            bucket=bucket.bucket,
             rule={"object_ownership": "BucketOwnerEnforced"},
             opts=opts,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{prefix}-encryption",
-            bucket=bucket.id,
-            rules=[self._encryption_rule()],
+            bucket=bucket.bucket,
+            rules=[self._encryption_rule(spec)],
             opts=opts,
         )
         versioning = aws.s3.BucketVersioning(
             f"{prefix}-versioning",
-            bucket=bucket.id,
+            bucket=bucket.bucket,
             versioning_configuration={"status": "Enabled"},
             opts=opts,
         )
         # Lifecycle rules act on versions, so they follow versioning.
         aws.s3.BucketLifecycleConfiguration(
             f"{prefix}-lifecycle",
-            bucket=bucket.id,
+            bucket=bucket.bucket,
             rules=spec.lifecycle_rules,
             # Small log files are not worth a transition request each (S3's own default, stated
             # so the plan shows it).
@@ -258,22 +297,39 @@ class Storage(pulumi.ComponentResource):
             # retention.
             aws.s3.BucketObjectLockConfiguration(
                 f"{prefix}-object-lock",
-                bucket=bucket.id,
+                bucket=bucket.bucket,
                 object_lock_enabled="Enabled",
                 rule={"default_retention": {"mode": "GOVERNANCE", "days": spec.object_lock_days}},
                 opts=after(versioning),
             )
-        aws.s3.BucketPolicy(
+        self._policies[spec.purpose] = aws.s3.BucketPolicy(
             f"{prefix}-policy",
-            bucket=bucket.id,
-            policy=self._tls_only_policy(bucket.arn),
+            bucket=bucket.bucket,
+            policy=self._policy(bucket.arn, spec),
             # S3 rejects a policy and a public-access block written at the same moment.
             opts=after(public_access),
         )
+        if self._access_logs is not None and not spec.access_log_target:
+            target, target_policy = self._access_logs
+            aws.s3.BucketLogging(
+                f"{prefix}-access-logging",
+                bucket=bucket.bucket,
+                target_bucket=target.bucket,
+                target_prefix=f"{spec.purpose}/",
+                # Keys partitioned by the request's date (`<prefix><account>/<region>/<bucket>/
+                # <yyyy>/<mm>/<dd>/...`: the provider's BucketLogging docs), so a day's
+                # requests are one prefix to query.
+                target_object_key_format={
+                    "partitioned_prefix": {"partition_date_source": "EventTime"}
+                },
+                # Logs are delivered from the first request on: the target admits the logging
+                # service before any bucket names it.
+                opts=after(target_policy),
+            )
         return bucket
 
-    def _encryption_rule(self) -> dict[str, Any]:
-        if self._args.kms_key_arn is None:
+    def _encryption_rule(self, spec: BucketSpec) -> dict[str, Any]:
+        if self._args.kms_key_arn is None or spec.access_log_target:
             return {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
         return {
             "apply_server_side_encryption_by_default": {
@@ -284,10 +340,36 @@ class Storage(pulumi.ComponentResource):
             "bucket_key_enabled": True,
         }
 
-    @staticmethod
-    def _tls_only_policy(bucket_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+    def _policy(self, bucket_arn: pulumi.Output[str], spec: BucketSpec) -> pulumi.Output[str]:
+        """TLS only; the access-log bucket also admits the logging service, for this
+        stack's buckets in this account only (the S3 User Guide's policy for the logging
+        service principal, with its aws:SourceArn and aws:SourceAccount conditions)."""
         resources = [bucket_arn, bucket_arn.apply(lambda arn: f"{arn}/*")]
-        return policy_document(
+        statements = self._tls_only_statements(resources)
+        if spec.access_log_target:
+            ctx = self._args.aws
+            sources = ctx.account_id.apply(
+                lambda account: "arn:{}:s3:::{}".format(
+                    ctx.partition, bucket_name(self._args.stack, "*", account, ctx.region)
+                )
+            )
+            statements.append(
+                statement(
+                    "S3ServerAccessLogDelivery",
+                    ["s3:PutObject"],
+                    [resources[1]],
+                    principal={"Service": LOGGING_SERVICE},
+                    condition={
+                        "ArnLike": {"aws:SourceArn": sources},
+                        "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                    },
+                )
+            )
+        return policy_document(*statements)
+
+    @staticmethod
+    def _tls_only_statements(resources: list[Any]) -> list[dict[str, Any]]:
+        return [
             statement(
                 "DenyInsecureTransport",
                 ["s3:*"],
@@ -304,4 +386,4 @@ class Storage(pulumi.ComponentResource):
                 principal={"AWS": "*"},
                 condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}},
             ),
-        )
+        ]

@@ -28,8 +28,10 @@ from airflow_platform.config.validate import validate
 
 EPHEMERAL_STACK = re.compile(r"^pr-(\d+)$")
 _STACK_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-# Longest bucket name the platform derives: airflow-<stack>-backups-<account id>-<region>.
-_LONGEST_BUCKET_PURPOSE = "backups"
+# Longest bucket name the platform derives: airflow-<stack>-access-logs-<account id>-<region>
+# (the access-log bucket, storage.accessLogging; a stack may turn it on later, so every stack
+# name leaves room for it).
+_LONGEST_BUCKET_PURPOSE = "access-logs"
 _ACCOUNT_ID_LENGTH = 12
 
 

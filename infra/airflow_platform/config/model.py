@@ -31,6 +31,7 @@ from airflow_platform.config.base import (
 from airflow_platform.config.eks import CapacityType, EksConfig
 from airflow_platform.config.monitoring import MonitoringConfig
 from airflow_platform.config.mwaa import MwaaConfig, WebserverAccess
+from airflow_platform.config.policy import PolicyConfig
 from airflow_platform.config.windows import (
     parse_daily_window,
     parse_weekly_window,
@@ -159,6 +160,9 @@ class StorageConfig(ConfigModel):
 
     log_archive: LogArchiveConfig = LogArchiveConfig()
     """Lifecycle of the log-archive bucket."""
+    access_logging: bool = False
+    """S3 server access logs of the three buckets, kept in a fourth, `access-logs` bucket (SSE-S3,
+    the only default encryption S3 delivers them under), with the log archive's lifecycle."""
 
 
 class BackupConfig(ConfigModel):
@@ -350,6 +354,8 @@ class PlatformConfig(ConfigModel):
     """The EKS cluster; only read on eks stacks."""
     monitoring: MonitoringConfig = MonitoringConfig()
     """Alarms, their thresholds and where they are sent."""
+    policy: PolicyConfig = PolicyConfig()
+    """Waivers of the policy rules (`airflow-platform policy list`)."""
 
     @model_validator(mode="after")
     def _tier_floors(self, info: ValidationInfo) -> PlatformConfig:

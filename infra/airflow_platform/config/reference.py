@@ -45,7 +45,9 @@ def rows(model: type[BaseModel] = PlatformConfig, path: list[str] | None = None)
         nested = nested_model(field.annotation)
         description = " ".join((field.description or "").split())
         defaults = [_tier_default(here, tier) for tier in Tier]
-        if nested is not None and field.annotation is not dict:
+        # A list of objects (policy.waivers) is one key: its items have no tier defaults.
+        listed = getattr(field.annotation, "__origin__", None) is list
+        if nested is not None and field.annotation is not dict and not listed:
             if all(d is None for d in defaults):
                 lines.append(f"| `{NAMESPACE}:{'.'.join(here)}` | {description} | | | | |")
             lines += rows(nested, here)

@@ -169,7 +169,9 @@ TIER_DEFAULTS: dict[Tier, dict[str, Any]] = {
                 "glacierClass": "GLACIER",
                 "expireDays": 730,
                 "noncurrentVersionExpireDays": 30,
-            }
+            },
+            # Who read or changed which object: the s3-access-logging policy requires it here.
+            "accessLogging": True,
         },
         "backup": {"retentionDays": 35, "objectLock": True},
         "database": {

@@ -89,8 +89,11 @@ def build_plan(
     run: ProgramRun,
     config: dict[str, str],
     base: dict[str, Any] | None = None,
+    cost: dict[str, Any] | None = None,
+    policy_violations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The plan document for one run, compared with `base` when given."""
+    """The plan document for one run, compared with `base` when given; `cost` is the
+    estimate's block (cost/model.py `cost_block`), None when there is no price table."""
     previous = base_states(base) if base is not None else {}
     steps: list[dict[str, Any]] = []
     for resource in sorted(run.resources, key=lambda r: step_order(r.urn)):
@@ -125,9 +128,10 @@ def build_plan(
         "steps": steps,
         "outputs": dict(sorted(run.outputs.items())),
         "changeSummary": summary,
-        "policyViolations": [],
-        # No price table yet: zero with no items, and no date a price could be "as of".
-        "cost": {"currency": "USD", "monthly": 0.0, "pricesAsOf": None, "items": []},
+        # plan/policies.py `violations`: the policy rules over this run, waived ones marked.
+        "policyViolations": policy_violations or [],
+        # Without a price table: zero with no items, and no date a price could be "as of".
+        "cost": cost or {"currency": "USD", "monthly": 0.0, "pricesAsOf": None, "items": []},
     }
 
 
@@ -179,13 +183,13 @@ def step_refusal(step: dict[str, Any]) -> str | None:
 
 
 def blocking_problems(plan: dict[str, Any]) -> list[str]:
-    """Why `plan` must exit 1, one line each: every mandatory policy violation and every
-    deletion or replacement that cannot succeed (`step_refusal`). Empty when the plan may
-    go ahead."""
+    """Why `plan` must exit 1, one line each: every mandatory policy violation not waived
+    and every deletion or replacement that cannot succeed (`step_refusal`). Empty when the
+    plan may go ahead."""
     problems = [
         f"{v['policyName']}: {v['message']} ({v['urn']})"
         for v in plan["policyViolations"]
-        if v["enforcementLevel"] == "mandatory"
+        if v["enforcementLevel"] == "mandatory" and "waived" not in v
     ]
     for step in plan["steps"]:
         refusal = step_refusal(step)

@@ -1,9 +1,11 @@
-"""A plan for people: a rich table on screen, markdown for a pull-request comment.
+"""A plan for people: a rich table on screen (the pull-request comment is `plan.comment`,
+which shares this module's change helpers).
 
 Both say what they know and nothing more: which resources are protected, what each change
 does to each input (old -> new, secrets as `[secret]`), which changes replace a resource and
-which replacements are refused; policies and cost say "not evaluated" until the policy pack
-and the price table exist, never "none" or "0.00 USD".
+which replacements are refused; the policy violations the rules found (mandatory, advisory
+and waived, each with its resource and message, a waiver with its reason); cost says "not
+evaluated" without a price table, never "0.00 USD".
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ _ABSENT = object()
 # Wide enough for any plan table: a log has no window to fit.
 _UNBOUNDED_WIDTH = 100_000
 NOT_EVALUATED_POLICIES = "not evaluated (no policy pack runs in this plan yet)"
-NOT_EVALUATED_COST = "not evaluated (no price table yet)"
+NOT_EVALUATED_COST = (
+    "not evaluated (no price table: run `airflow-platform prices refresh` with AWS credentials)"
+)
 
 
 def short_type(token: str) -> str:
@@ -132,13 +136,115 @@ def _cost_text(plan: dict[str, Any]) -> str:
     cost = plan["cost"]
     if not cost.get("pricesAsOf"):
         return NOT_EVALUATED_COST
-    return f"{cost['monthly']:.2f} {cost['currency']} a month (prices as of {cost['pricesAsOf']})"
+    text = f"{cost['monthly']:,.2f} {cost['currency']} a month (prices as of {cost['pricesAsOf']}"
+    unpriced = cost.get("unpriced") or []
+    if unpriced:
+        # Never a total that looks complete when it is not.
+        text += f"; {len(unpriced)} resource{'s' if len(unpriced) != 1 else ''} not priced"
+    return text + ")"
+
+
+def cost_lines(plan: dict[str, Any]) -> list[str]:
+    """The estimate in plain lines, after the total: the change against a base plan (in
+    total and per resource), then each priced resource (largest first) with its basis, then
+    what was not priced and why. Empty when there is no estimate."""
+    cost = plan["cost"]
+    if not cost.get("pricesAsOf"):
+        return []
+    currency = cost["currency"]
+    lines = []
+    if "change" in cost:
+        change = cost["change"]
+        if change is None:
+            lines.append("Cost change: not evaluated (the base plan carries no cost)")
+        else:
+            lines.append(
+                f"Cost change: {change['change']:+,.2f} {currency} a month "
+                f"({change['baseMonthly']:,.2f} -> {cost['monthly']:,.2f})"
+            )
+            if change.get("basePricesAsOf") != cost["pricesAsOf"]:
+                lines.append(
+                    f"  (the base was priced as of {change.get('basePricesAsOf')}: part of the "
+                    "change may be AWS's prices, not this change)"
+                )
+            for item in change["items"]:
+                before = "-" if item["before"] is None else f"{item['before']:,.2f}"
+                after = "-" if item["after"] is None else f"{item['after']:,.2f}"
+                lines.append(
+                    f"  {item['urn'].rsplit('::', 1)[-1]}: {before} -> {after} "
+                    f"({item['change']:+,.2f})"
+                )
+    lines.append(f"Cost by resource ({currency} a month; {cost.get('usage', 'assumptions')}):")
+    for item in sorted(cost["items"], key=lambda i: (-i["monthly"], i["urn"])):
+        lines.append(
+            f"  {item['monthly']:>10,.2f}  {item['urn'].rsplit('::', 1)[-1]}: {item['basis']}"
+        )
+    for item in cost.get("unpriced") or []:
+        lines.append(f"  not priced  {item['urn'].rsplit('::', 1)[-1]}: {item['reason']}")
+    return lines
+
+
+def policy_counts(plan: dict[str, Any]) -> dict[str, int]:
+    """Violations by what they do to the plan: mandatory (refuse it), advisory, waived."""
+    counts = {"mandatory": 0, "advisory": 0, "waived": 0}
+    for violation in plan["policyViolations"]:
+        level = "waived" if "waived" in violation else violation["enforcementLevel"]
+        counts[level] = counts.get(level, 0) + 1
+    return counts
 
 
 def _policy_text(plan: dict[str, Any], policies_evaluated: bool) -> str:
     if not policies_evaluated:
         return NOT_EVALUATED_POLICIES
-    return str(len(plan["policyViolations"]) or "none")
+    if not plan["policyViolations"]:
+        return "none"
+    return ", ".join(f"{count} {level}" for level, count in policy_counts(plan).items())
+
+
+def violations_table(plan: dict[str, Any]) -> Table:
+    """Each violation with its level, rule, resource and what to do; a waived one says so
+    and why (a waiver is never silent). Mandatory first, then advisory, then waived."""
+    table = Table(title="Policy violations", show_lines=False, expand=False)
+    table.add_column("level", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("resource", no_wrap=True)
+    table.add_column("message")
+    rank = {"mandatory": 0, "advisory": 1}
+
+    def order(violation: dict[str, Any]) -> tuple[int, int]:
+        return (1 if "waived" in violation else 0, rank.get(violation["enforcementLevel"], 2))
+
+    for violation in sorted(plan["policyViolations"], key=order):
+        level, message = violation["enforcementLevel"], escape(violation["message"])
+        if "waived" in violation:
+            shown = f"[dim]waived ({escape(level)})[/dim]"
+            message += f"\n[dim]waived: {escape(str(violation['waived']))}[/dim]"
+        else:
+            shown = f"[{'bold red' if level == 'mandatory' else 'yellow'}]{escape(level)}[/]"
+        table.add_row(
+            shown,
+            escape(violation["policyName"]),
+            escape(violation["urn"].rsplit("::", 1)[-1]),
+            message,
+        )
+    return table
+
+
+def _print_whole(console: Console, table: Table) -> None:
+    """On a terminal the table fits the window; elsewhere (CI logs, a file) it is printed at
+    its full width, so no resource name is cut short into an ambiguous one."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    # Console.print caps a width at the console's own, so widen the console itself.
+    unbounded = console.options.update(max_width=_UNBOUNDED_WIDTH)
+    natural = Measurement.get(console, unbounded, table).maximum
+    window = console.width
+    console.width = max(natural, window)
+    try:
+        console.print(table)
+    finally:
+        console.width = window
 
 
 def _changes_cell(step: dict[str, Any]) -> str:
@@ -156,7 +262,8 @@ def _changes_cell(step: dict[str, Any]) -> str:
 def print_plan(
     plan: dict[str, Any], stack: str, console: Console, policies_evaluated: bool = False
 ) -> None:
-    """Resources grouped by component, then the change summary, policies and cost.
+    """Resources grouped by component, then the change summary, the policy violations (a
+    table of them, when there are any) and cost.
 
     On a terminal the table fits the window; elsewhere (CI logs, a file) it is printed at
     its full width, so no resource name is cut short into an ambiguous one."""
@@ -179,91 +286,14 @@ def print_plan(
                 "yes" if _protected(step) else "",
                 _changes_cell(step),
             )
-    if console.is_terminal:
-        console.print(table)
-    else:
-        # Console.print caps a width at the console's own, so widen the console itself.
-        unbounded = console.options.update(max_width=_UNBOUNDED_WIDTH)
-        natural = Measurement.get(console, unbounded, table).maximum
-        window = console.width
-        console.width = max(natural, window)
-        try:
-            console.print(table)
-        finally:
-            console.width = window
+    _print_whole(console, table)
     console.print(f"[bold]Changes:[/bold] {_summary_text(plan['changeSummary'])}")
     console.print(f"[bold]Policy violations:[/bold] {_policy_text(plan, policies_evaluated)}")
-    for violation in plan["policyViolations"]:
-        console.print(
-            f"  [red]{escape(violation['enforcementLevel'])}[/red] "
-            f"{escape(violation['policyName'])}: {escape(violation['message'])}"
-        )
-    console.print(f"[bold]Estimated cost:[/bold] {_cost_text(plan)}")
-
-
-def _md(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def markdown(plan: dict[str, Any], stack: str, policies_evaluated: bool = False) -> str:
-    """What a pull-request comment carries: summary, changes (old -> new), replacements and
-    refusals, resources with their protection, policies and cost."""
-    summary = plan["changeSummary"]
-    config = plan["config"]
-    tier = config.get("airflow-platform:tier", "ephemeral")
-    lines = [
-        f"### airflow-platform plan: `{stack}`",
-        "",
-        f"Tier `{tier}`, region `{config.get('aws:region', '?')}`. " + _summary_text(summary) + ".",
-        "",
-        "| " + " | ".join(OPS) + " |",
-        "| " + " | ".join("---:" for _ in OPS) + " |",
-        "| " + " | ".join(str(summary.get(op, 0)) for op in OPS) + " |",
-        "",
-    ]
-    refused = [(s, step_refusal(s)) for s in plan["steps"]]
-    refused = [(s, reason) for s, reason in refused if reason]
-    if refused:
-        lines += ["#### Refused: changes `pulumi up` cannot make", ""]
-        lines += [f"- **`{s['urn'].rsplit('::', 1)[-1]}`**: {reason}" for s, reason in refused]
-        lines.append("")
-    changed = [s for s in plan["steps"] if s["op"] in ("update", "replace", "delete")]
-    if changed:
-        lines += [
-            "#### Changes to existing resources",
-            "",
-            "| op | resource | protected | input: old -> new |",
-            "| --- | --- | --- | --- |",
-        ]
-        for step in changed:
-            detail = step_changes(step) or step.get("diffs", [])
-            if step["op"] == "replace":
-                detail = [f"replaced because of: {', '.join(step['keys'])}", *detail]
-            cell = "<br>".join(f"`{_md(line)}`" for line in detail)
-            lines.append(
-                f"| {step['op']} | `{step['urn'].rsplit('::', 1)[-1]}` "
-                f"| {'yes' if _protected(step) else ''} | {cell} |"
-            )
-        lines.append("")
-    lines += ["<details><summary>Resources by component</summary>", ""]
-    for group, steps in group_steps(plan).items():
-        lines += [
-            f"**{group}**",
-            "",
-            "| op | type | name | protected |",
-            "| --- | --- | --- | --- |",
-        ]
-        for step in steps:
-            state = step.get("newState") or step.get("oldState") or {}
-            lines.append(
-                f"| {step['op']} | `{short_type(state.get('type', ''))}` "
-                f"| `{step['urn'].rsplit('::', 1)[-1]}` | {'yes' if _protected(step) else ''} |"
-            )
-        lines.append("")
-    lines += ["</details>", ""]
-    lines.append(f"**Policy violations:** {_policy_text(plan, policies_evaluated)}")
-    for v in plan["policyViolations"]:
-        lines.append(f"- `{v['enforcementLevel']}` {v['policyName']}: {v['message']}")
-    lines += ["", f"**Estimated monthly cost:** {_cost_text(plan)}", ""]
-    return "\n".join(lines)
+    if plan["policyViolations"]:
+        _print_whole(console, violations_table(plan))
+    console.print(
+        f"[bold]Estimated cost:[/bold] {escape(_cost_text(plan))}", highlight=False, soft_wrap=True
+    )
+    for line in cost_lines(plan):
+        # soft_wrap: a basis is one line however long, as a log is read line by line.
+        console.print(escape(line), highlight=False, soft_wrap=True)

@@ -373,6 +373,10 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": frozenset(
         {"bucket", "expectedBucketOwner", "region"}
     ),
+    # aws_s3_bucket_logging: internal/service/s3/bucket_logging.go, zongruxie4
+    #   @ c74a6eccb6b6b56c3c185dd3dca9a345e8af3ce9 (targetBucket, targetPrefix and the key
+    #   format are PutBucketLogging in place)
+    "aws:s3/bucketLogging:BucketLogging": frozenset({"bucket", "expectedBucketOwner", "region"}),
     # aws_s3_bucket_object_lock_configuration: internal/service/s3/
     #   bucket_object_lock_configuration.go, zongruxie4 @ 556c96347aebb13695564913f968d89e6389c65b
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": frozenset(

@@ -45,6 +45,9 @@ class DeclaredResource:
     retain_on_delete: bool
     dependencies: list[str]
     inputs: dict[str, Any]
+    provider: str = ""
+    """The explicit provider reference (`<provider urn>::<id>`), empty for the default one:
+    the cost estimate reads a resource's region from it (a second region's provider)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class _RecordingMonitor(runtime_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             dependencies=sorted(set(request.dependencies)),
             inputs=reveal_safely(inputs, self.asset_root),
+            provider=str(request.provider or ""),
         )
         return response
 
