@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from platform_rules.iam import as_list, public_allows
+from platform_rules.iam import public_allows
 from platform_rules.model import Resource, Rule, Stack
+from platform_rules.reading import items
 
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
@@ -29,7 +30,7 @@ def _scan_on_push(resource: Resource, stack: Stack) -> Iterable[str]:
 
 
 def _kms_encryption(resource: Resource, stack: Stack) -> Iterable[str]:
-    configurations = as_list(resource.get("encryptionConfigurations"))
+    configurations = items(resource.get("encryptionConfigurations"))
     first = configurations[0] if configurations else None
     first = first if isinstance(first, Mapping) else {}
     if first.get("encryptionType") != "KMS" or not first.get("kmsKey"):

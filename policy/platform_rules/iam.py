@@ -2,19 +2,19 @@
 principals, and one way of attaching policies per role.
 
 Also the policy-document helpers the KMS, SNS and ECR rules read resource policies with
-(`statements`, `is_public_principal`, `as_list`).
+(`is_public_principal`, `public_allows`; documents are read with `platform_rules.reading`).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
 from platform_rules.model import Resource, Rule, Stack
+from platform_rules.reading import items, statements
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -129,37 +129,6 @@ _PINNED_SUB = re.compile(r"^repo:[^/*?:]+/[^/*?:]+:ref:refs/heads/[^*?]+$")
 # --- policy documents ---------------------------------------------------------------------
 
 
-def as_list(value: Any) -> list[Any]:
-    """A policy element that may be one value or a list of them, as a list."""
-    if value is None:
-        return []
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        return [value]
-    return list(value)
-
-
-def parse_document(value: Any) -> Mapping[str, Any] | None:
-    """A policy document from its JSON text or mapping; None when it is not (yet) one (an
-    unknown value under preview, or nothing at all)."""
-    if isinstance(value, Mapping):
-        return value
-    if isinstance(value, str) and value.strip():
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, Mapping) else None
-    return None
-
-
-def statements(value: Any) -> list[Mapping[str, Any]]:
-    """The statements of a policy document (JSON text or mapping)."""
-    document = parse_document(value)
-    if document is None:
-        return []
-    return [s for s in as_list(document.get("Statement")) if isinstance(s, Mapping)]
-
-
 def is_allow(statement: Mapping[str, Any]) -> bool:
     return statement.get("Effect") == "Allow"
 
@@ -175,7 +144,7 @@ def is_public_principal(principal: Any) -> bool:
     if principal == "*":
         return True
     if isinstance(principal, Mapping):
-        return any("*" in as_list(values) for values in principal.values())
+        return any("*" in items(values) for values in principal.values())
     return False
 
 
@@ -209,7 +178,7 @@ def identity_policies(resource: Resource) -> list[tuple[str, Any]]:
     if resource.type == ROLE:
         return [
             (f"inline policy {entry.get('name') or index + 1!s}", entry.get("policy"))
-            for index, entry in enumerate(as_list(resource.get("inlinePolicies")))
+            for index, entry in enumerate(items(resource.get("inlinePolicies")))
             if isinstance(entry, Mapping)
         ]
     return [("policy", resource.get("policy"))]
@@ -244,7 +213,7 @@ def _aws_owned_key_use(statement: Mapping[str, Any]) -> bool:
     documented execution-role statement for environments without a customer key (MWAA User
     Guide, "Amazon MWAA execution role", the policy for an AWS owned key:
     https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-create-role.html)."""
-    actions = [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
+    actions = [a for a in items(statement.get("Action")) if isinstance(a, str)]
     return (
         bool(actions)
         and all(a.lower().startswith("kms:") for a in actions)
@@ -257,8 +226,8 @@ def _aws_owned_key_use(statement: Mapping[str, Any]) -> bool:
 
 def _no_admin_statement(resource: Resource, stack: Stack) -> Iterable[str]:
     for where, statement in _allow_statements(resource):
-        actions = as_list(statement.get("Action"))
-        if {"*", "*:*"} & set(actions) and "*" in as_list(statement.get("Resource")):
+        actions = items(statement.get("Action"))
+        if {"*", "*:*"} & set(actions) and "*" in items(statement.get("Resource")):
             yield (
                 f"{where} allows every action on every resource (administrator access): "
                 "grant the specific actions this role needs on the resources it uses"
@@ -269,7 +238,7 @@ def _no_wildcard_actions(resource: Resource, stack: Stack) -> Iterable[str]:
     for where, statement in _allow_statements(resource):
         wildcards = [
             action
-            for action in as_list(statement.get("Action"))
+            for action in items(statement.get("Action"))
             if isinstance(action, str) and (action == "*" or action.endswith(":*"))
         ]
         if wildcards:
@@ -291,11 +260,11 @@ def _no_star_resource_for_writes(resource: Resource, stack: Stack) -> Iterable[s
                 f"{where} uses NotResource, which grants every resource not listed: name the "
                 "resources in Resource instead"
             )
-        if "*" not in as_list(statement.get("Resource")):
+        if "*" not in items(statement.get("Resource")):
             continue
         writes = [
             action
-            for action in as_list(statement.get("Action"))
+            for action in items(statement.get("Action"))
             if isinstance(action, str)
             and not _is_read(action)
             and not _unscopable(action, statement)
@@ -310,7 +279,7 @@ def _no_star_resource_for_writes(resource: Resource, stack: Stack) -> Iterable[s
 
 def _attached_policy_arns(resource: Resource) -> list[str]:
     arns = [resource.get("policyArn")]
-    arns += as_list(resource.get("policyArns")) + as_list(resource.get("managedPolicyArns"))
+    arns += items(resource.get("policyArns")) + items(resource.get("managedPolicyArns"))
     return [arn for arn in arns if isinstance(arn, str)]
 
 
@@ -343,7 +312,7 @@ def _trust_names_principals(resource: Resource, stack: Stack) -> Iterable[str]:
 def _trusts_github(statement: Mapping[str, Any]) -> bool:
     principal = statement.get("Principal")
     federated = principal.get("Federated") if isinstance(principal, Mapping) else None
-    return any(isinstance(p, str) and GITHUB_OIDC in p for p in as_list(federated))
+    return any(isinstance(p, str) and GITHUB_OIDC in p for p in items(federated))
 
 
 def _condition_values(statement: Mapping[str, Any], key: str) -> list[tuple[str, list[Any]]]:
@@ -352,7 +321,7 @@ def _condition_values(statement: Mapping[str, Any], key: str) -> list[tuple[str,
     if not isinstance(condition, Mapping):
         return []
     return [
-        (str(operator), as_list(value))
+        (str(operator), items(value))
         for operator, block in condition.items()
         if isinstance(block, Mapping)
         for name, value in block.items()

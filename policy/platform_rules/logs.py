@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from platform_rules.iam import as_list, public_allows
+from platform_rules.iam import public_allows
 from platform_rules.model import Level, Resource, Rule, Stack, Tier, levels
+from platform_rules.reading import items
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -107,7 +108,7 @@ def _log_group_encrypted(resource: Resource, stack: Stack) -> Iterable[str]:
 def _actions_enabled(resource: Resource, stack: Stack) -> Iterable[str]:
     if resource.get("actionsEnabled") is False:
         yield "the alarm's actions are disabled: set actionsEnabled = true"
-    if not as_list(resource.get("alarmActions")):
+    if not items(resource.get("alarmActions")):
         yield "the alarm notifies no one: set alarmActions to the stack's alert topic"
 
 
@@ -130,7 +131,7 @@ def _alarms_notify_stack_topic(stack: Stack) -> Iterable[tuple[str, str]]:
     arns, names = _topic_arns(stack)
     for alarm in stack.of_type(*ALARM_TYPES):
         for actions in ("alarmActions", "okActions"):
-            if not any(_is_stack_topic(a, arns, names) for a in as_list(alarm.get(actions))):
+            if not any(_is_stack_topic(a, arns, names) for a in items(alarm.get(actions))):
                 yield (
                     alarm.urn,
                     f"{actions} does not include the stack's alert topic: add the topic's ARN "

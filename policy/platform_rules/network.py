@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from platform_rules.iam import as_list
 from platform_rules.model import Resource, Rule, Stack
+from platform_rules.reading import items
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -56,7 +56,7 @@ def security_group_rules(resource: Resource) -> Iterator[SgRule]:
     SecurityGroupRule, or a VPC security group ingress/egress rule."""
     if resource.type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
         for direction in ("ingress", "egress"):
-            for index, entry in enumerate(as_list(resource.get(direction))):
+            for index, entry in enumerate(items(resource.get(direction))):
                 if isinstance(entry, Mapping):
                     yield SgRule(
                         where=f"inline {direction} rule #{index + 1}",
@@ -65,8 +65,8 @@ def security_group_rules(resource: Resource) -> Iterator[SgRule]:
                         from_port=_port(entry.get("fromPort")),
                         to_port=_port(entry.get("toPort")),
                         cidrs=[
-                            *as_list(entry.get("cidrBlocks")),
-                            *as_list(entry.get("ipv6CidrBlocks")),
+                            *items(entry.get("cidrBlocks")),
+                            *items(entry.get("ipv6CidrBlocks")),
                         ],
                         description=entry.get("description"),
                     )
@@ -77,7 +77,7 @@ def security_group_rules(resource: Resource) -> Iterator[SgRule]:
             protocol=str(resource.get("protocol", "")).lower(),
             from_port=_port(resource.get("fromPort")),
             to_port=_port(resource.get("toPort")),
-            cidrs=[*as_list(resource.get("cidrBlocks")), *as_list(resource.get("ipv6CidrBlocks"))],
+            cidrs=[*items(resource.get("cidrBlocks")), *items(resource.get("ipv6CidrBlocks"))],
             description=resource.get("description"),
         )
     elif resource.type in (INGRESS_RULE, EGRESS_RULE):
@@ -167,7 +167,7 @@ def _flow_logs(stack: Stack) -> Iterable[tuple[str, str]]:
 def _default_security_group_closed(stack: Stack) -> Iterable[tuple[str, str]]:
     groups = stack.of_type(DEFAULT_SECURITY_GROUP)
     for group in groups:
-        rules = [d for d in ("ingress", "egress") if as_list(group.get(d))]
+        rules = [d for d in ("ingress", "egress") if items(group.get(d))]
         if rules:
             yield (
                 group.urn,
