@@ -61,7 +61,12 @@ protect_data = pulumi.ResourceOptions(protect=settings.teardown.protect_data)
 key = (
     ProjectKey(
         "kms",
-        ProjectKeyArgs(aws=aws_context, alias=f"{settings.project}-{settings.stack}", tags=tags),
+        ProjectKeyArgs(
+            aws=aws_context,
+            alias=f"{settings.project}-{settings.stack}",
+            tags=tags,
+            deletion_window_days=settings.teardown.key_deletion_window_days,
+        ),
         opts=protect_data,
     )
     if config.encryption.customer_managed_key
@@ -129,6 +134,7 @@ if config.database.enabled:
                 aws=AwsContext(account_id=aws_context.account_id, region=replica_region),
                 alias=f"{settings.project}-{settings.stack}-backup-replica",
                 tags=tags,
+                deletion_window_days=settings.teardown.key_deletion_window_days,
             ),
             opts=pulumi.ResourceOptions.merge(
                 protect_data, pulumi.ResourceOptions(providers=[replica_provider])

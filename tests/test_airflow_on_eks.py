@@ -19,6 +19,7 @@ from airflow_platform.components.airflow_eks import (
     AirflowOnEksArgs,
     api_url,
     tag_annotation,
+    tagged_storage_class,
 )
 from airflow_platform.config.model import Platform, Tier
 from airflow_platform.helm.values import SERVICE_ACCOUNTS
@@ -399,3 +400,75 @@ def test_api_url_refuses_a_status_without_a_hostname():
 def test_tags_that_cannot_be_a_load_balancer_annotation_are_refused(tags):
     with pytest.raises(ValueError, match="cannot hold"):
         tag_annotation(tags)
+
+
+# --- what Auto Mode creates at run time carries the stack's tags ---------------------------
+
+NODE_CLASS = "kubernetes:eks.amazonaws.com/v1:NodeClass"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+
+
+def _stack_tags_of(doc: dict) -> dict[str, str]:
+    """The stack's tags as the plan states them: the cluster's, without its Name."""
+    tags = dict(_named(doc, "eks-cluster", "aws:eks/cluster:Cluster")["inputs"]["tags"])
+    tags.pop("Name")
+    return tags
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
+def test_task_nodes_come_from_the_platforms_node_class_with_the_stack_tags(plans, stack):
+    doc = plans[stack]
+    [node_class] = _states(doc, NODE_CLASS)
+    [pool] = _states(doc, NODE_POOL)
+    spec = node_class["inputs"]["spec"]
+    assert spec["tags"] == _stack_tags_of(doc)
+    # The cluster's node role (its access entry exists), its cluster group, its private subnets.
+    node_role = _named(doc, "eks-node-role", "aws:iam/role:Role")
+    assert spec["role"] == node_role["inputs"]["name"]
+    assert spec["securityGroupSelectorTerms"] == [
+        {"tags": {"aws:eks:cluster-name": f"airflow-{stack}"}}
+    ]
+    [term] = spec["subnetSelectorTerms"]
+    private = [
+        s["inputs"]["tags"]
+        for s in _states(doc, "aws:ec2/subnet:Subnet")
+        if s["inputs"]["tags"].get("subnet-role") == "private"
+    ]
+    public = [
+        s["inputs"]["tags"]
+        for s in _states(doc, "aws:ec2/subnet:Subnet")
+        if s["inputs"]["tags"].get("subnet-role") == "public"
+    ]
+    assert private
+    assert all(term["tags"].items() <= tags.items() for tags in private)
+    assert not any(term["tags"].items() <= tags.items() for tags in public)
+    # The pool names it and is created after it (deleted before it).
+    assert (
+        pool["inputs"]["spec"]["template"]["spec"]["nodeClassRef"]["name"]
+        == (node_class["inputs"]["metadata"]["name"])
+    )
+    assert node_class["urn"] in pool["dependencies"]
+
+
+@pytest.mark.parametrize("stack", EKS_STACKS)
+def test_the_default_storage_class_tags_every_volume_with_the_stack_tags(plans, stack):
+    doc = plans[stack]
+    [storage] = _states(doc, STORAGE_CLASS)
+    inputs = storage["inputs"]
+    assert inputs["provisioner"] == "ebs.csi.eks.amazonaws.com"
+    assert inputs["metadata"]["annotations"] == {
+        "storageclass.kubernetes.io/is-default-class": "true"
+    }
+    assert inputs["reclaimPolicy"] == "Delete"
+    assert inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    parameters = dict(inputs["parameters"])
+    assert (parameters.pop("type"), parameters.pop("encrypted")) == ("gp3", "true")
+    assert all(re.fullmatch(r"tagSpecification_\d+", key) for key in parameters), parameters
+    tags = dict(value.split("=", 1) for value in parameters.values())
+    assert tags == _stack_tags_of(doc)
+
+
+def test_a_tag_that_cannot_be_a_volume_tag_is_refused():
+    with pytest.raises(ValueError, match="cannot hold '='"):
+        tagged_storage_class({"team": "a=b"})

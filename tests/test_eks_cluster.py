@@ -14,6 +14,7 @@ from airflow_platform import container_insights as ci
 from airflow_platform.aws_context import AwsContext
 from airflow_platform.components.eks import (
     CLUSTER_ROLE_POLICIES,
+    COMPUTE_CREATE_ACTIONS,
     LOAD_BALANCER_CREATE_ACTIONS,
     LOG_TYPES,
     NODE_ROLE_POLICIES,
@@ -21,13 +22,20 @@ from airflow_platform.components.eks import (
     EksClusterArgs,
     cluster_name,
     log_group_name,
+    node_role_name,
 )
 from airflow_platform.config import Tier
 from airflow_platform.plan.mocks import PLACEHOLDER_ACCOUNT_ID
 from airflow_platform.plan.project import SECRET_PLACEHOLDER, StackConfig
 from airflow_platform.plan.runner import run_function
 from airflow_platform.tagging import stack_tags
-from airflow_platform.task_pool import TASK_NODE_LABEL, TASK_TOLERATION, task_node_pool
+from airflow_platform.task_pool import (
+    TASK_NODE_CLASS,
+    TASK_NODE_LABEL,
+    TASK_TOLERATION,
+    task_node_class,
+    task_node_pool,
+)
 from airflow_platform.versions import versions
 from tests.conftest import REGION, TIER_STACKS, Declared, settings_for
 
@@ -448,6 +456,50 @@ def test_cluster_role_may_tag_only_its_own_load_balancers(by_tier):
         assert all("*" not in action for action in actions)
 
 
+def test_cluster_role_may_tag_nodes_interfaces_and_volumes_of_its_own_cluster_only(by_tier):
+    # The "Compute", "Networking" and "Storage" statements of the EKS User Guide's custom tag
+    # policy, with its conditions: the task NodeClass's and StorageClass's tags need them.
+    declared = by_tier[Tier.STAGING]
+    policy = declared.one(ROLE_POLICY, "eks-cluster-role-tags")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    same_cluster = {
+        "aws:RequestTag/eks:eks-cluster-name": "${aws:PrincipalTag/eks:eks-cluster-name}"
+    }
+    nodes = statements["LaunchNodesWithTags"]
+    assert sorted(nodes["Action"]) == sorted(COMPUTE_CREATE_ACTIONS)
+    assert nodes["Condition"] == {
+        "StringEquals": same_cluster,
+        "StringLike": {
+            "aws:RequestTag/eks:kubernetes-node-class-name": "*",
+            "aws:RequestTag/eks:kubernetes-node-pool-name": "*",
+        },
+    }
+    interfaces = statements["CreateNodeInterfacesWithTags"]
+    assert interfaces["Action"] == "ec2:CreateNetworkInterface"
+    assert interfaces["Condition"] == {
+        "StringEquals": same_cluster,
+        "StringLike": {"aws:RequestTag/eks:kubernetes-cni-node-name": "*"},
+    }
+    volumes = statements["CreateVolumesWithTags"]
+    assert sorted(volumes["Action"]) == ["ec2:CreateSnapshot", "ec2:CreateVolume"]
+    assert sorted(volumes["Resource"]) == ["arn:aws:ec2:*:*:snapshot/*", "arn:aws:ec2:*:*:volume/*"]
+    assert volumes["Condition"] == {"StringEquals": same_cluster}
+    # Nothing else: no Shield (the platform asks for no Shield protection), no tag deletes.
+    assert set(statements) == {
+        "LaunchNodesWithTags",
+        "CreateNodeInterfacesWithTags",
+        "CreateVolumesWithTags",
+        "CreateLoadBalancersWithTags",
+        "TagLoadBalancersOnCreate",
+        "RetagOwnLoadBalancers",
+    }
+
+
+def test_node_role_name_is_the_clusters_auto_mode_node_role(by_tier):
+    role = by_tier[Tier.STAGING].one(ROLE, "eks-node-role")
+    assert role.inputs["name"] == node_role_name(TIER_STACKS[Tier.STAGING])
+
+
 # --- kubeconfig ----------------------------------------------------------------------------
 
 
@@ -514,11 +566,13 @@ def test_node_pool_is_an_auto_mode_karpenter_pool_for_task_pods_only():
     assert pool["apiVersion"] == "karpenter.sh/v1"
     assert pool["kind"] == "NodePool"
     template = pool["spec"]["template"]
+    # The platform's NodeClass (tagged), never Auto Mode's built-in `default`.
     assert template["spec"]["nodeClassRef"] == {
         "group": "eks.amazonaws.com",
         "kind": "NodeClass",
-        "name": "default",
+        "name": TASK_NODE_CLASS,
     }
+    assert TASK_NODE_CLASS != "default"
     requirements = {r["key"]: r["values"] for r in template["spec"]["requirements"]}
     assert requirements["kubernetes.io/arch"] == ["amd64"], "the image is linux/amd64"
     assert requirements["eks.amazonaws.com/instance-category"] == ["c", "m", "r"]
@@ -538,3 +592,39 @@ def test_node_pool_is_an_auto_mode_karpenter_pool_for_task_pods_only():
 def test_node_pool_refuses_unknown_capacity_types(capacity):
     with pytest.raises(ValueError, match="capacity types must be some of"):
         task_node_pool(capacity)
+
+
+# --- the task NodeClass ----------------------------------------------------------------------
+
+
+def test_task_node_class_carries_the_stack_tags_on_the_clusters_role_subnets_and_group():
+    tags = stack_tags(settings_for(Tier.EPHEMERAL))
+    node_class = task_node_class("airflow-pr-7", "airflow-pr-7-eks-node", tags)
+    assert (node_class["apiVersion"], node_class["kind"]) == ("eks.amazonaws.com/v1", "NodeClass")
+    assert node_class["metadata"] == {"name": TASK_NODE_CLASS}
+    spec = node_class["spec"]
+    assert spec["tags"] == tags
+    assert {"stack", "expires-at"} <= set(spec["tags"])
+    # The cluster's own node role: EKS made its access entry with the cluster.
+    assert spec["role"] == "airflow-pr-7-eks-node"
+    assert spec["subnetSelectorTerms"] == [
+        {
+            "tags": {
+                "kubernetes.io/role/internal-elb": "1",
+                "project": tags["project"],
+                "stack": tags["stack"],
+            }
+        }
+    ]
+    assert spec["securityGroupSelectorTerms"] == [
+        {"tags": {"aws:eks:cluster-name": "airflow-pr-7"}}
+    ]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["kubernetes.io/cluster/airflow-pr-7", "karpenter.sh/nodepool", "eks.amazonaws.com/nodeclass"],
+)
+def test_task_node_class_refuses_tags_auto_mode_reserves(key):
+    with pytest.raises(ValueError, match="reserved by EKS Auto Mode"):
+        task_node_class("airflow-pr-7", "airflow-pr-7-eks-node", {"stack": "pr-7", key: "x"})

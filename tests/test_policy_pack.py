@@ -103,6 +103,7 @@ if len(args) > 2:
                 analyzer_pb2.AnalyzerResource(
                     type=s["type"], properties=props(s), urn=s["urn"],
                     name=s["urn"].rsplit("::", 1)[1], options=options(s), parent=s["parent"],
+                    dependencies=s["dependencies"],
                 )
                 for s in states
             ]

@@ -41,6 +41,7 @@ def as_stack(run: ProgramRun, tier: Tier) -> Stack:
                 props=r.inputs,
                 protect=r.protect,
                 retain_on_delete=r.retain_on_delete,
+                dependencies=tuple(r.dependencies),
             )
             for r in run.resources
             if r.custom

@@ -3,11 +3,17 @@ groups, alarms and alert topic."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from platform_rules import Level, Tier, evaluate
-from platform_rules.logs import AUDIT_RETENTION_DAYS, REQUIRED_ALARMS, is_audit_log_group
+from platform_rules.logs import (
+    AUDIT_RETENTION_DAYS,
+    REQUIRED_ALARMS,
+    implicit_log_groups,
+    is_audit_log_group,
+)
 
 from airflow_platform.alarms import Watched, alarm_specs
 from airflow_platform.config import Platform
@@ -248,3 +254,145 @@ def test_topic_policy_letting_anyone_publish_is_reported_with_its_urn():
     found = violations("sns-topic-not-public", swapped(stack, bad))
     assert [urn for urn, _ in found] == [policy.urn]
     assert "'AnyonePublishes'" in found[0][1]
+
+
+# --- logs-implicit-groups-declared ------------------------------------------------------------
+
+IMPLICIT = "logs-implicit-groups-declared"
+# Each resource AWS writes logs for, in the stacks' plans, and the groups it would create.
+WRITERS = {
+    ("pr-7", "mwaa"): {
+        "monitoring-probe-function": ["/aws/lambda/airflow-pr-7-health-probe"],
+        "database-instance": [
+            "/aws/rds/instance/airflow-pr-7-metadata/postgresql",
+            "/aws/rds/instance/airflow-pr-7-metadata/upgrade",
+        ],
+        "mwaa-environment": [
+            f"airflow-airflow-pr-7-{module}"
+            for module in ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
+        ],
+        "monitoring-alerts-chatbot": ["/aws/chatbot/airflow-pr-7-alerts"],
+    },
+    ("pr-7", "eks"): {
+        "eks-cluster": ["/aws/eks/airflow-pr-7/cluster"],
+        "eks-amazon-cloudwatch-observability": ["/aws/containerinsights/airflow-pr-7/performance"],
+    },
+    ("prod", None): {"network-flow-log": None},
+}
+
+
+def _urn_of(stack, name):
+    [found] = [r for r in stack.resources if r.name == name]
+    return found
+
+
+def _groups_named(stack, name):
+    return [g for g in stack.of_type(LOG_GROUP) if g.get("name") == name]
+
+
+@pytest.mark.parametrize(("stack", "platform"), [*((s, None) for s in COMMITTED_STACKS),
+                         ("pr-7", "eks"), ("pr-7", "mwaa"), ("prod", "mwaa")])  # fmt: skip
+def test_every_plan_declares_each_implicit_log_group_first(stack, platform):
+    assert violations(IMPLICIT, program_stack(stack, platform)) == []
+
+
+@pytest.mark.parametrize(("key", "writer"), [(k, w) for k, ws in WRITERS.items() for w in ws])
+def test_each_log_writer_is_found_with_its_groups_declared_and_depended_on(key, writer):
+    stack = program_stack(*key)
+    resource = _urn_of(stack, writer)
+    groups = implicit_log_groups(resource)
+    expected = WRITERS[key][writer]
+    if expected is not None:
+        assert [name for name, _ in groups] == expected
+    assert groups, writer
+    for name, _ in groups:
+        [group] = _groups_named(stack, name)
+        assert group.urn in resource.dependencies, (writer, name)
+
+
+@pytest.mark.parametrize(("key", "writer"), [(k, w) for k, ws in WRITERS.items() for w in ws])
+def test_a_missing_implicit_log_group_is_reported_on_its_writer(key, writer):
+    stack = program_stack(*key)
+    resource = _urn_of(stack, writer)
+    name = implicit_log_groups(resource)[0][0]
+    found = violations(IMPLICIT, swapped(stack, drop=_groups_named(stack, name)))
+    assert [urn for urn, _ in found] == [resource.urn]
+    assert name in found[0][1]
+    assert "declare an aws.cloudwatch.LogGroup" in found[0][1]
+
+
+def test_a_group_the_resource_does_not_depend_on_is_reported():
+    stack = program_stack("pr-7", "mwaa")
+    environment = _urn_of(stack, "mwaa-environment")
+    [task] = _groups_named(stack, "airflow-airflow-pr-7-Task")
+    loose = dataclasses.replace(
+        environment, dependencies=tuple(d for d in environment.dependencies if d != task.urn)
+    )
+    found = violations(IMPLICIT, swapped(stack, loose))
+    assert [urn for urn, _ in found] == [environment.urn]
+    assert "does not depend on it" in found[0][1]
+
+
+def test_a_group_under_another_name_does_not_count():
+    # MWAA's module names are case-sensitive: airflow-<env>-task is not airflow-<env>-Task.
+    stack = program_stack("pr-7", "mwaa")
+    [task] = _groups_named(stack, "airflow-airflow-pr-7-Task")
+    renamed = changed(task, name="airflow-airflow-pr-7-task")
+    found = violations(IMPLICIT, swapped(stack, renamed))
+    assert [urn for urn, _ in found] == [_urn_of(stack, "mwaa-environment").urn]
+
+
+def test_the_chatbot_group_must_be_in_us_east_1():
+    stack = program_stack("pr-7", "mwaa")
+    [group] = _groups_named(stack, "/aws/chatbot/airflow-pr-7-alerts")
+    assert group.get("region") == "us-east-1"
+    found = violations(IMPLICIT, swapped(stack, changed(group, region=None)))
+    assert [urn for urn, _ in found] == [_urn_of(stack, "monitoring-alerts-chatbot").urn]
+    assert "in us-east-1" in found[0][1]
+
+
+def test_a_lambda_logging_elsewhere_needs_that_group_not_the_default():
+    stack = program_stack("pr-7", "mwaa")
+    function = _urn_of(stack, "monitoring-probe-function")
+    elsewhere = changed(
+        function, loggingConfig={"logGroup": "/platform/probe", "logFormat": "JSON"}
+    )
+    found = violations(IMPLICIT, swapped(stack, elsewhere))
+    assert [urn for urn, _ in found] == [function.urn]
+    assert "/platform/probe" in found[0][1]
+
+
+def test_container_logs_on_need_the_fluent_bit_groups():
+    stack = program_stack("pr-7", "eks")
+    addon = _urn_of(stack, "eks-amazon-cloudwatch-observability")
+    values = json.loads(addon.get("configurationValues"))
+    values["containerLogs"] = {"enabled": True}
+    found = violations(
+        IMPLICIT, swapped(stack, changed(addon, configurationValues=json.dumps(values)))
+    )
+    assert [urn for urn, _ in found] == [addon.urn] * 3
+    for kind in ("application", "dataplane", "host"):
+        assert any(f"/aws/containerinsights/airflow-pr-7/{kind}" in m for _, m in found), kind
+
+
+def test_what_writes_no_logs_needs_no_group():
+    stack = program_stack("pr-7", "eks")
+    cluster = _urn_of(stack, "eks-cluster")
+    [group] = _groups_named(stack, "/aws/eks/airflow-pr-7/cluster")
+    quiet = changed(cluster, enabledClusterLogTypes=[])
+    assert violations(IMPLICIT, swapped(stack, quiet, drop=[group])) == []
+    mwaa = program_stack("pr-7", "mwaa")
+    environment = _urn_of(mwaa, "mwaa-environment")
+    logging = {**environment.get("loggingConfiguration"), "taskLogs": {"enabled": False}}
+    [task] = _groups_named(mwaa, "airflow-airflow-pr-7-Task")
+    off = changed(environment, loggingConfiguration=logging)
+    assert violations(IMPLICIT, swapped(mwaa, off, drop=[task])) == []
+
+
+def test_implicit_log_groups_block_prod_and_ephemeral_only():
+    assert {t: rule(IMPLICIT).level(t) for t in Tier} == {
+        Tier.PROD: Level.MANDATORY,
+        Tier.EPHEMERAL: Level.MANDATORY,
+        Tier.STAGING: Level.ADVISORY,
+        Tier.DEV: Level.ADVISORY,
+    }

@@ -196,10 +196,13 @@ def test_every_path_is_an_input_of_the_pulumi_sdk(token):
 def test_kubernetes_paths_are_fields_of_the_object(token):
     """Kubernetes entries are JSON paths into the object (the provider's own force-new list),
     so they start at one of its top-level fields; a Helm release's are its own inputs."""
+    # A StorageClass has no spec: its settings are top-level fields (storage.k8s.io/v1).
+    storage_class = {"parameters", "provisioner", "reclaimPolicy", "volumeBindingMode"}
     fields = (
         {"name", "namespace"}
         if token == "kubernetes:helm.sh/v3:Release"
         else {"metadata", "spec", "data", "stringData", "type"}
+        | (storage_class if token == "kubernetes:storage.k8s.io/v1:StorageClass" else set())
     )
     for path in REPLACE_ON_CHANGE[token]:
         assert path.split(".")[0] in fields, f"{token}: {path}"

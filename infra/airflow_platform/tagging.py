@@ -23,6 +23,16 @@ def stack_tags(settings: Settings) -> dict[str, str]:
     return tags
 
 
+def without_expiry(tags: Mapping[str, str]) -> dict[str, str]:
+    """The stack's tags less `expires-at`, for what a new tag value would replace rather than
+    retag: an Auto Mode NodeClass (changed tags are drift, so every task node would be
+    replaced on every deploy of an ephemeral stack, whose expiry moves each time) and a
+    StorageClass (immutable, so recreated). `project` and `stack`, which the orphan audit and
+    the destroy's waits look for, stay; the reaper reads the expiry from the stack's
+    `expiresAt` output, not from these tags."""
+    return {key: value for key, value in tags.items() if key != "expires-at"}
+
+
 def resource_tags(
     base: Mapping[str, str], name: str, component: Mapping[str, str] | None = None
 ) -> dict[str, str]:

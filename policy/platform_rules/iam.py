@@ -96,13 +96,17 @@ UNSCOPABLE_WRITES: tuple[Unscopable, ...] = (
     # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSXRayDaemonWriteAccess.html).
     Unscopable("xray:PutTraceSegments", None, "AWSXRayDaemonWriteAccess"),
     Unscopable("xray:PutTelemetryRecords", None, "AWSXRayDaemonWriteAccess"),
-    # EKS Auto Mode creating load balancers with a Service's extra tags: what it creates has no
-    # ARN yet, so the documented policy scopes by the request's cluster tag (EKS User Guide,
-    # "Learn about identity and access in EKS Auto Mode", "Custom AWS tags for EKS Auto
-    # resources").
+    # EKS Auto Mode creating load balancers with a Service's extra tags, and nodes with a
+    # NodeClass's tags: what it creates has no ARN yet, so the documented policy scopes by the
+    # request's cluster tag (EKS User Guide, "Learn about identity and access in EKS Auto
+    # Mode", "Custom AWS tags for EKS Auto resources", its "LoadBalancer" and "Compute"
+    # statements).
     *(
         Unscopable(action, "aws:RequestTag/eks:eks-cluster-name", "EKS Auto Mode custom tags")
         for action in (
+            "ec2:CreateFleet",
+            "ec2:RunInstances",
+            "ec2:CreateLaunchTemplate",
             "elasticloadbalancing:CreateLoadBalancer",
             "elasticloadbalancing:CreateTargetGroup",
             "elasticloadbalancing:CreateListener",

@@ -4,12 +4,14 @@ alarm, and the topic is encrypted and not public."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from platform_rules.iam import public_allows
 from platform_rules.model import Level, Resource, Rule, Stack, Tier, levels
-from platform_rules.reading import items
+from platform_rules.reading import at, is_true, items
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -100,6 +102,207 @@ def _log_group_encrypted(resource: Resource, stack: Stack) -> Iterable[str]:
             "the log group is not encrypted with a customer-managed key: set kmsKeyId to a KMS "
             "key in the log group's region whose policy lets CloudWatch Logs use it"
         )
+
+
+# --- log groups AWS creates on a resource's behalf ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImplicitLogGroups:
+    """A resource type that makes AWS create log groups of its own on first write: untagged,
+    unencrypted and kept forever, and left behind by `pulumi destroy`. `names` gives, from the
+    resource's inputs, each group's exact name and the region it is in (None: the resource's
+    own); `source` is where AWS documents it."""
+
+    type: str
+    names: Callable[[Resource], list[tuple[str, str | None]]]
+    source: str
+
+
+def _lambda_groups(function: Resource) -> list[tuple[str, str | None]]:
+    custom = function.get("loggingConfig.logGroup")
+    if isinstance(custom, str) and custom:
+        return [(custom, None)]
+    name = function.get("name")
+    return [(f"/aws/lambda/{name}", None)] if isinstance(name, str) else []
+
+
+def _rds_groups(kind: str, id_key: str) -> Callable[[Resource], list[tuple[str, str | None]]]:
+    def names(database: Resource) -> list[tuple[str, str | None]]:
+        identifier = database.get(id_key)
+        if not isinstance(identifier, str):
+            return []
+        return [
+            (f"/aws/rds/{kind}/{identifier}/{export}", None)
+            for export in items(database.get("enabledCloudwatchLogsExports"))
+            if isinstance(export, str)
+        ]
+
+    return names
+
+
+def _eks_groups(cluster: Resource) -> list[tuple[str, str | None]]:
+    name = cluster.get("name")
+    if not isinstance(name, str) or not items(cluster.get("enabledClusterLogTypes")):
+        return []
+    return [(f"/aws/eks/{name}/cluster", None)]
+
+
+# The provider's loggingConfiguration keys and the module name in MWAA's group names.
+MWAA_LOG_MODULES = {
+    "dagProcessingLogs": "DAGProcessing",
+    "schedulerLogs": "Scheduler",
+    "taskLogs": "Task",
+    "webserverLogs": "WebServer",
+    "workerLogs": "Worker",
+}
+
+
+def _mwaa_groups(environment: Resource) -> list[tuple[str, str | None]]:
+    name = environment.get("name")
+    if not isinstance(name, str):
+        return []
+    return [
+        (f"airflow-{name}-{module}", None)
+        for key, module in MWAA_LOG_MODULES.items()
+        if is_true(environment.get(f"loggingConfiguration.{key}.enabled"))
+    ]
+
+
+CHATBOT_LOG_REGION = "us-east-1"
+
+
+def _chatbot_groups(channel: Resource) -> list[tuple[str, str | None]]:
+    name = channel.get("configurationName")
+    return [(f"/aws/chatbot/{name}", CHATBOT_LOG_REGION)] if isinstance(name, str) else []
+
+
+OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
+# Fluent Bit's groups, on unless the add-on's configuration turns container logs off.
+CONTAINER_LOG_GROUPS = ("application", "dataplane", "host")
+
+
+def _addon_groups(addon: Resource) -> list[tuple[str, str | None]]:
+    cluster = addon.get("clusterName")
+    if addon.get("addonName") != OBSERVABILITY_ADDON or not isinstance(cluster, str):
+        return []
+    kinds = ["performance"]
+    configuration = addon.get("configurationValues")
+    try:
+        values = json.loads(configuration) if isinstance(configuration, str) else None
+    except ValueError:
+        values = None
+    if at(values, "containerLogs.enabled") is not False:
+        kinds += CONTAINER_LOG_GROUPS
+    return [(f"/aws/containerinsights/{cluster}/{kind}", None) for kind in kinds]
+
+
+_LOG_GROUP_ARN = re.compile(r":log-group:([^:]+)(:\*)?$")
+
+
+def _flow_log_groups(flow: Resource) -> list[tuple[str, str | None]]:
+    if flow.get("logDestinationType", "cloud-watch-logs") != "cloud-watch-logs":
+        return []
+    destination = flow.get("logDestination")
+    match = _LOG_GROUP_ARN.search(destination) if isinstance(destination, str) else None
+    if match:
+        return [(match.group(1), None)]
+    name = flow.get("logGroupName")
+    return [(name, None)] if isinstance(name, str) and name else []
+
+
+IMPLICIT_LOG_GROUPS: list[ImplicitLogGroups] = [
+    ImplicitLogGroups(
+        "aws:lambda/function:Function",
+        _lambda_groups,
+        'Lambda Developer Guide, "Configuring CloudWatch log groups": /aws/lambda/<function '
+        "name>, created on first invoke, unless loggingConfig.logGroup names another",
+    ),
+    ImplicitLogGroups(
+        "aws:rds/instance:Instance",
+        _rds_groups("instance", "identifier"),
+        'RDS User Guide, "Publishing database logs to Amazon CloudWatch Logs": '
+        "/aws/rds/instance/<identifier>/<log type> per enabledCloudwatchLogsExports",
+    ),
+    ImplicitLogGroups(
+        "aws:rds/cluster:Cluster",
+        _rds_groups("cluster", "clusterIdentifier"),
+        'Aurora User Guide, "Publishing database logs to Amazon CloudWatch Logs": '
+        "/aws/rds/cluster/<cluster>/<log type>",
+    ),
+    ImplicitLogGroups(
+        "aws:eks/cluster:Cluster",
+        _eks_groups,
+        'EKS User Guide, "Send control plane logs to CloudWatch Logs": '
+        "/aws/eks/<cluster>/cluster once any log type is enabled",
+    ),
+    ImplicitLogGroups(
+        "aws:mwaa/environment:Environment",
+        _mwaa_groups,
+        'MWAA User Guide, "Amazon MWAA execution role" (log-group:airflow-<environment>-*) '
+        'and "Accessing Airflow logs in Amazon CloudWatch": airflow-<environment>-<Module> '
+        "per enabled log type",
+    ),
+    ImplicitLogGroups(
+        "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration",
+        _chatbot_groups,
+        'aws_chatbot construct library, "Log Group": /aws/chatbot/<configuration name> in '
+        "us-east-1",
+    ),
+    ImplicitLogGroups(
+        "aws:eks/addon:Addon",
+        _addon_groups,
+        "CloudWatch User Guide, Container Insights on EKS: the agent's "
+        "/aws/containerinsights/<cluster>/performance, and Fluent Bit's application, dataplane "
+        "and host groups unless containerLogs.enabled is false",
+    ),
+    ImplicitLogGroups(
+        "aws:ec2/flowLog:FlowLog",
+        _flow_log_groups,
+        'VPC User Guide, "Publish flow logs to CloudWatch Logs": the destination group is '
+        "created if it does not exist",
+    ),
+]
+"""What AWS creates log groups for. Not here: RDS Enhanced Monitoring's `RDSOSMetrics`, one
+group per account and region shared by every instance (AmazonRDSEnhancedMonitoringRole lets
+RDS create `RDS*`): a stack that declared it would delete the other stacks' metrics on
+destroy, and a second stack could not create it."""
+
+
+def implicit_log_groups(resource: Resource) -> list[tuple[str, str | None]]:
+    """The (name, region) of each log group AWS would create for `resource` on its own."""
+    return [
+        group
+        for spec in IMPLICIT_LOG_GROUPS
+        if spec.type == resource.type
+        for group in spec.names(resource)
+    ]
+
+
+def _implicit_log_groups_declared(stack: Stack) -> Iterable[tuple[str, str]]:
+    declared = [
+        (group, group.get("name"), group.get("region")) for group in stack.of_type(LOG_GROUP)
+    ]
+    for resource in stack.resources:
+        for name, region in implicit_log_groups(resource):
+            where = region or resource.get("region")
+            found = [g for g, n, r in declared if n == name and r == where]
+            in_region = f" in {where}" if where else ""
+            if not found:
+                yield (
+                    resource.urn,
+                    f"AWS creates log group {name}{in_region} on its own on first write: "
+                    "untagged, unencrypted and kept forever, and left behind by destroy; declare "
+                    f"an aws.cloudwatch.LogGroup named {name}{in_region} with the stack's "
+                    "retention, key and tags, and make this resource depend on it",
+                )
+            elif not any(g.urn in resource.dependencies for g in found):
+                yield (
+                    resource.urn,
+                    f"log group {name} is declared but this resource does not depend on it, so "
+                    "AWS may create it first (and the group may go before the resource on "
+                    "destroy): add it to depends_on",
+                )
 
 
 # --- alarms -------------------------------------------------------------------------------
@@ -227,6 +430,18 @@ RULES: list[Rule] = [
         description="Every log group is encrypted with a customer-managed KMS key.",
         types=frozenset({LOG_GROUP}),
         check=_log_group_encrypted,
+    ),
+    Rule(
+        name="logs-implicit-groups-declared",
+        service="Logs",
+        description="Every log group AWS would create for a declared resource (Lambda, RDS, "
+        "EKS, MWAA, Chatbot, Container Insights, flow logs) is declared by the stack with "
+        "that exact name, and the resource depends on it.",
+        # Mandatory where an orphan costs most: prod (a group without retention or key
+        # escapes logs-retention-set and logs-encrypted) and ephemeral (destroy leaves it
+        # behind). Advisory on dev and staging, like the other log rules.
+        levels=levels(ephemeral=Level.MANDATORY),
+        stack_check=_implicit_log_groups_declared,
     ),
     Rule(
         name="alarms-actions-enabled",

@@ -38,6 +38,9 @@ class Resource:
     props: Mapping[str, Any]
     protect: bool = False
     retain_on_delete: bool = False
+    dependencies: tuple[str, ...] = ()
+    """URNs of what the resource depends on (`dependsOn` and the resources its inputs come
+    from): what the engine creates before it and deletes after it."""
 
     def get(self, path: str, default: Any = None) -> Any:
         """A nested property by dotted path (`versioningConfiguration.status`)."""

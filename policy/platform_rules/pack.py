@@ -97,6 +97,8 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
                 props=r.props,
                 protect=bool(getattr(r.opts, "protect", False)),
                 retain_on_delete=bool(getattr(r.opts, "retain_on_delete", False)),
+                # pulumi-policy hands the stack's dependencies as resources; rules see URNs.
+                dependencies=tuple(d.urn for d in r.dependencies),
             )
             for r in args.resources
         ]

@@ -1,14 +1,16 @@
 """`airflow-platform`: the operator's command line.
 
 One module per concern: `plan` (plan, config-reference), `prices` (the `prices` group: `prices
-refresh`, the cost estimate's price table), `backup` (backup, restore), `dags`
-(check-dags, ship-dags), `logs` (clean-logs), `health` (health) and `airflow_dags` (the `dags`
-group: `dags list`, `dags trigger`), the last two reaching a stack's Airflow REST API as `api`
-says; `policy` (the `policy` group: `policy list`, `policy config`, the policy rules and the
-policy pack's config); `common` holds what they share. Each option is defined once, with help
-text, a placeholder and an `AIRFLOW_PLATFORM_*` environment variable; a flag beats the
-variable, which beats the default. Each command imports what it needs when it
-runs, so starting the program loads typer and rich only.
+refresh`, the cost estimate's price table), `backup` (backup, restore), `dags` (check-dags,
+ship-dags), `logs` (clean-logs), `health` (health, `--wait`) and `airflow_dags` (the `dags`
+group: `dags list`, `dags trigger`), these two reaching a stack's Airflow REST API as `api`
+says; `environment` (stack-file, environment-comment: what an ephemeral pull-request
+environment's workflow needs), `teardown` (destroy, reap) and `audit` (audit): ephemeral stacks
+torn down with nothing left behind; `policy` (the `policy` group: `policy list`, `policy
+config`, the policy rules and the policy pack's config); `common` holds what they share. Each
+option is defined once, with help text, a placeholder and an `AIRFLOW_PLATFORM_*` environment
+variable; a flag beats the variable, which beats the default. Each command imports what it
+needs when it runs, so starting the program loads typer and rich only.
 
 `main()` is the installed entry point: it runs the app outside click's standalone mode and
 prints every usage error, like every other error, as one `error: ...` line.
@@ -23,13 +25,16 @@ from typing import Annotated
 import typer
 
 from airflow_platform.cli import airflow_dags as _airflow_dags
+from airflow_platform.cli import audit as _audit
 from airflow_platform.cli import backup as _backup
 from airflow_platform.cli import dags as _dags
+from airflow_platform.cli import environment as _environment
 from airflow_platform.cli import health as _health
 from airflow_platform.cli import logs as _logs
 from airflow_platform.cli import plan as _plan
 from airflow_platform.cli import policy as _policy
 from airflow_platform.cli import prices as _prices
+from airflow_platform.cli import teardown as _teardown
 from airflow_platform.cli.common import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
@@ -62,6 +67,11 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "ship-dags": _dags.ship_dags,
     "clean-logs": _logs.clean_logs_command,
     "health": _health.health,
+    "audit": _audit.audit,
+    "destroy": _teardown.destroy,
+    "reap": _teardown.reap,
+    "stack-file": _environment.stack_file,
+    "environment-comment": _environment.environment_comment,
 }
 for _name, _function in COMMANDS.items():
     app.command(_name, cls=Command)(_function)

@@ -46,6 +46,7 @@ import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 
 from airflow_platform.aws_context import AwsContext
+from airflow_platform.components.eks import node_role_name
 from airflow_platform.components.pod_identity import (
     ARCHIVE_LOGS,
     PUT_BACKUP_METRICS,
@@ -61,7 +62,8 @@ from airflow_platform.components.pod_identity import (
 from airflow_platform.config.model import Tier
 from airflow_platform.helm import values as chart
 from airflow_platform.helm.pgbouncer import pgbouncer_config
-from airflow_platform.tagging import resource_tags
+from airflow_platform.tagging import resource_tags, without_expiry
+from airflow_platform.task_pool import task_node_class
 
 METADATA_USER_SERVICE_ACCOUNT = "airflow-metadata-user"
 METADATA_USER_SECRET_NAME = "airflow-metadata-user"  # noqa: S105 - a secret's name
@@ -202,6 +204,46 @@ def api_service_annotations(security_group_id: str, tags: Mapping[str, str]) -> 
     }
 
 
+STORAGE_CLASS = "airflow-platform-gp3"
+EBS_PROVISIONER = "ebs.csi.eks.amazonaws.com"
+
+
+def tagged_storage_class(tags: Mapping[str, str]) -> dict[str, Any]:
+    """The cluster's default StorageClass: encrypted gp3 volumes from Auto Mode's block
+    storage, tagged with the stack's tags.
+
+    Auto Mode creates no StorageClass, and a volume comes only from one that names its
+    provisioner `ebs.csi.eks.amazonaws.com` (EKS User Guide, "Create a storage class", whose
+    example this follows: default class, `WaitForFirstConsumer`, gp3, encrypted). The chart
+    asks for no volume today (the triggerer's persistence is off), but a DAG's pod may claim
+    one, and a volume a claim made outlives `pulumi destroy` of the cluster: its
+    `tagSpecification_<n>: "key=value"` parameters (the same page, "Custom Tags on Dynamically
+    Provisioned Volumes"; the EBS CSI driver's `docs/tagging.md`) put the stack's tags on it so
+    the reaper and the audit find it. The cluster role's `Storage` permission lets Auto Mode
+    tag them (`components.eks`). Deleted with its claim (`reclaimPolicy: Delete`).
+    """
+    for key, value in tags.items():
+        if "=" in key or "=" in value:
+            raise ValueError(
+                f"tag {key}={value!r}: a volume tag cannot hold '=' (tagSpecification values "
+                "are key=value)"
+            )
+    specs = {
+        f"tagSpecification_{index}": f"{key}={tags[key]}"
+        for index, key in enumerate(sorted(tags), start=1)
+    }
+    return {
+        "metadata": {
+            "name": STORAGE_CLASS,
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": EBS_PROVISIONER,
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "reclaimPolicy": "Delete",
+        "parameters": {"type": "gp3", "encrypted": "true", **specs},
+    }
+
+
 def tag_annotation(tags: Mapping[str, str]) -> str:
     """Tags as the `k1=v1,k2=v2` string map of `additional-resource-tags` (AWS Load Balancer
     Controller, Service annotations: "stringMap: k1=v1,k2=v2"). A tag holding `,` or `=` cannot
@@ -268,13 +310,49 @@ class AirflowOnEks(pulumi.ComponentResource):
             f"{name}-namespace", metadata={"name": args.namespace}, opts=child
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        node_class_manifest = task_node_class(
+            args.cluster_name, node_role_name(args.stack), without_expiry(args.tags)
+        )
+        node_class = kubernetes.apiextensions.CustomResource(
+            f"{name}-task-node-class",
+            api_version=node_class_manifest["apiVersion"],
+            kind=node_class_manifest["kind"],
+            metadata=node_class_manifest["metadata"],
+            spec=node_class_manifest["spec"],
+            opts=child,
+        )
         node_pool = kubernetes.apiextensions.CustomResource(
             f"{name}-task-node-pool",
             api_version=args.task_node_pool["apiVersion"],
             kind=args.task_node_pool["kind"],
             metadata=args.task_node_pool["metadata"],
             spec=args.task_node_pool["spec"],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_class]),
+        )
+        storage = tagged_storage_class(without_expiry(args.tags))
+        kubernetes.storage.v1.StorageClass(
+            f"{name}-storage-class",
+            metadata=storage["metadata"],
+            provisioner=storage["provisioner"],
+            volume_binding_mode=storage["volumeBindingMode"],
+            reclaim_policy=storage["reclaimPolicy"],
+            parameters=storage["parameters"],
+            # The API server refuses any change to a StorageClass but its metadata (Kubernetes
+            # "Storage Classes": "the objects cannot be updated once they are created"), and
+            # a changed tag set replaces the class (same name, so the old one goes first); its
+            # tags leave out the ephemeral expiry, which moves on every deploy
+            # (tagging.without_expiry). Volumes already made keep their tags; the class only
+            # shapes new ones.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                replace_on_changes=[
+                    "parameters",
+                    "provisioner",
+                    "reclaimPolicy",
+                    "volumeBindingMode",
+                ],
+                delete_before_replace=True,
+            ),
         )
         identities = PodIdentities(
             f"{name}-pods",

@@ -49,6 +49,9 @@ class AlertTopicArgs:
     CloudWatch cannot publish to a topic under the AWS managed SNS key."""
     database_arn: pulumi.Input[str] | None = None
     """The RDS instance whose events are forwarded to the topic."""
+    key_deletion_window_days: int = 30
+    """Recovery window of the topic's own key, when the component creates one (the tier's
+    `Teardown.key_deletion_window_days`)."""
 
 
 class AlertTopic(pulumi.ComponentResource):
@@ -79,7 +82,12 @@ class AlertTopic(pulumi.ComponentResource):
         else:
             key_arn = ProjectKey(
                 f"{name}-kms",
-                ProjectKeyArgs(aws=args.aws, alias=f"airflow-{args.stack}-alerts", tags=args.tags),
+                ProjectKeyArgs(
+                    aws=args.aws,
+                    alias=f"airflow-{args.stack}-alerts",
+                    tags=args.tags,
+                    deletion_window_days=args.key_deletion_window_days,
+                ),
                 opts=self._child,
             ).key_arn
         self.key_arn = key_arn

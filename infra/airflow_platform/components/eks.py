@@ -48,11 +48,12 @@ association the add-on creates) for a role trusted by that one service account a
 `CloudWatchAgentServerPolicy`. The log group the agent writes to is created first, with the
 stack's retention and key; EKS picks the add-on version (no pin: see `_observability_addon`).
 
-Load balancer tags. The cluster role also carries `auto-mode-tags`: Auto Mode's managed
-load-balancing policy only lets EKS create load balancers with its own tag keys, so a
-Service's `aws-load-balancer-additional-resource-tags` (the stack tags AirflowOnEks puts on
-the Airflow API's NLB) needs this extra permission (EKS User Guide, "Learn about identity and
-access in EKS Auto Mode", "Custom AWS tags for EKS Auto resources").
+Run-time tags. The cluster role also carries `auto-mode-tags`: Auto Mode's managed policies
+only let EKS create resources with its own tag keys, so the stack tags AirflowOnEks asks for
+(a Service's `aws-load-balancer-additional-resource-tags` on the API's NLB, the task
+NodeClass's `tags` on instances and their interfaces, the StorageClass's `tagSpecification_N`
+on volumes) need these extra permissions (EKS User Guide, "Learn about identity and access in
+EKS Auto Mode", "Custom AWS tags for EKS Auto resources").
 
 Outputs: `name`, `arn`, `endpoint`, `certificate_authority`, `kubeconfig` (secret),
 `security_group_id`, `control_plane_security_group_id`, `deployer_security_group_id`,
@@ -110,6 +111,9 @@ LOAD_BALANCER_CREATE_ACTIONS = (
     "elasticloadbalancing:CreateListener",
     "elasticloadbalancing:CreateRule",
 )
+# What Auto Mode creates for a NodeClass's nodes, and so tags on creation with the class's
+# `tags`: the "Compute" statement of the same custom tag policy.
+COMPUTE_CREATE_ACTIONS = ("ec2:CreateFleet", "ec2:RunInstances", "ec2:CreateLaunchTemplate")
 # EKS tags everything Auto Mode creates with the cluster's name, and its role session carries
 # the same principal tag (the managed AmazonEKSLoadBalancingPolicy's own conditions).
 _CLUSTER_NAME_TAG = "eks:eks-cluster-name"
@@ -120,6 +124,12 @@ _VERSION = re.compile(r"^1\.\d{2}$")
 def cluster_name(stack: str) -> str:
     """The cluster's name, `airflow-<stack>` (EKS takes up to 100 characters)."""
     return f"airflow-{stack}"
+
+
+def node_role_name(stack: str) -> str:
+    """The Auto Mode node role of `airflow-<stack>`: the built-in node pools' and the task
+    NodeClass's (`task_pool.task_node_class`)."""
+    return f"{cluster_name(stack)}-eks-node"
 
 
 def log_group_name(stack: str) -> str:
@@ -405,7 +415,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{self._name}-cluster-role-tags",
                 role=role.id,
                 name="auto-mode-tags",
-                policy=_load_balancer_tag_policy(ctx.partition),
+                policy=_custom_tag_policy(ctx.partition),
                 opts=pulumi.ResourceOptions(parent=role),
             )
         )
@@ -425,7 +435,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{self._name}-node-role",
-            name=f"{self.name}-eks-node",
+            name=node_role_name(self._args.stack),
             description=f"EKS Auto Mode nodes of {self.name}: join the cluster, pull images",
             assume_role_policy=trust,
             tags=self._tags("eks-node"),
@@ -573,8 +583,13 @@ class EksCluster(pulumi.ComponentResource):
         return role
 
 
-def _load_balancer_tag_policy(partition: str) -> pulumi.Output[str]:
-    """What Auto Mode needs to put a Service's extra tags on its load balancers.
+def _custom_tag_policy(partition: str) -> pulumi.Output[str]:
+    """What Auto Mode needs to put the stack's tags on what it creates at run time: the task
+    NodeClass's nodes, their pods' interfaces and the StorageClass's volumes (the guide's
+    "Compute", "Networking" and "Storage" statements, conditions as it gives them: this
+    cluster's requests only, and for nodes only those of a node class and pool), and a
+    Service's load balancers (below). Not its "ShieldProtection" statements: the platform asks
+    for no Shield protection.
 
     The managed AmazonEKSLoadBalancingPolicy lets EKS create load balancers, target groups,
     listeners and rules only with EKS's own tag keys (`ForAllValues:StringEquals` on
@@ -590,6 +605,37 @@ def _load_balancer_tag_policy(partition: str) -> pulumi.Output[str]:
     elb = f"arn:{partition}:elasticloadbalancing:*:*"
     same_cluster_request = {"StringEquals": {f"aws:RequestTag/{_CLUSTER_NAME_TAG}": _SAME_CLUSTER}}
     return policy_document(
+        # The guide's "Compute" statement: the task NodeClass's tags on the instances, launch
+        # templates and fleets Auto Mode creates for this cluster's node classes and pools.
+        statement(
+            "LaunchNodesWithTags",
+            list(COMPUTE_CREATE_ACTIONS),
+            ["*"],
+            condition={
+                **same_cluster_request,
+                "StringLike": {
+                    "aws:RequestTag/eks:kubernetes-node-class-name": "*",
+                    "aws:RequestTag/eks:kubernetes-node-pool-name": "*",
+                },
+            },
+        ),
+        # The guide's "Networking" statement: the pods' network interfaces on those nodes.
+        statement(
+            "CreateNodeInterfacesWithTags",
+            ["ec2:CreateNetworkInterface"],
+            ["*"],
+            condition={
+                **same_cluster_request,
+                "StringLike": {"aws:RequestTag/eks:kubernetes-cni-node-name": "*"},
+            },
+        ),
+        # The guide's "Storage" statement: the tagged StorageClass's volumes (and snapshots).
+        statement(
+            "CreateVolumesWithTags",
+            ["ec2:CreateVolume", "ec2:CreateSnapshot"],
+            [f"arn:{partition}:ec2:*:*:volume/*", f"arn:{partition}:ec2:*:*:snapshot/*"],
+            condition=same_cluster_request,
+        ),
         statement(
             "CreateLoadBalancersWithTags",
             [*LOAD_BALANCER_CREATE_ACTIONS, "ec2:CreateSecurityGroup"],

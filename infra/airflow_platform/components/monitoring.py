@@ -15,6 +15,7 @@ from airflow_platform.aws_context import AwsContext
 from airflow_platform.components.alerts import AlertTopic, AlertTopicArgs
 from airflow_platform.components.health_probe import HealthProbe, HealthProbeArgs
 from airflow_platform.config.model import Platform, PlatformConfig
+from airflow_platform.config.tiers import TEARDOWN
 from airflow_platform.dashboard import dashboard_body
 from airflow_platform.tagging import resource_tags
 
@@ -71,6 +72,7 @@ class Monitoring(pulumi.ComponentResource):
                 log_retention_days=monitoring.probe_log_retention_days,
                 kms_key_arn=args.kms_key_arn,
                 database_arn=args.database_arn,
+                key_deletion_window_days=TEARDOWN[args.config.tier].key_deletion_window_days,
             ),
             opts=child,
         )

@@ -224,11 +224,14 @@ class Teardown:
     force_destroy: bool
     """Buckets are emptied and the database skips its final snapshot on delete, so a destroy
     leaves nothing behind. Everywhere else the database leaves a named final snapshot."""
+    key_deletion_window_days: int = 30
+    """Days a deleted KMS key stays recoverable (KMS allows 7-30): the longest where data may
+    need it, the shortest on ephemeral stacks, whose keys encrypt nothing worth recovering."""
 
 
 TEARDOWN: dict[Tier, Teardown] = {
     Tier.DEV: Teardown(protect_data=False, force_destroy=False),
     Tier.STAGING: Teardown(protect_data=False, force_destroy=False),
     Tier.PROD: Teardown(protect_data=True, force_destroy=False),
-    Tier.EPHEMERAL: Teardown(protect_data=False, force_destroy=True),
+    Tier.EPHEMERAL: Teardown(protect_data=False, force_destroy=True, key_deletion_window_days=7),
 }

@@ -758,6 +758,12 @@ FREE: Mapping[str, str] = {
     ),
     "kubernetes:batch/v1:Job": _KUBERNETES,
     "kubernetes:core/v1:Namespace": _KUBERNETES,
+    "kubernetes:eks.amazonaws.com/v1:NodeClass": (
+        "a Kubernetes object: the nodes it shapes are priced on the task node pool"
+    ),
+    "kubernetes:storage.k8s.io/v1:StorageClass": (
+        "a Kubernetes object: no charge until a claim makes a volume (the chart makes none)"
+    ),
     "kubernetes:core/v1:Secret": _KUBERNETES,
     "kubernetes:core/v1:ServiceAccount": _KUBERNETES,
     "kubernetes:helm.sh/v3:Release": _KUBERNETES,

@@ -29,6 +29,7 @@ def rule_stack(run: ProgramRun, tier: str) -> Stack:
             props=r.inputs,
             protect=r.protect,
             retain_on_delete=r.retain_on_delete,
+            dependencies=tuple(r.dependencies),
         )
         for r in sorted(run.resources, key=lambda r: step_order(r.urn))
         if r.custom

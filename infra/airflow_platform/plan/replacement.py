@@ -496,6 +496,11 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "kubernetes:core/v1:Service": _KUBERNETES_METADATA | {"spec.clusterIP", "spec.type"},
     "kubernetes:batch/v1:Job": _KUBERNETES_METADATA | {"spec.selector", "spec.template"},
     "kubernetes:karpenter.sh/v1:NodePool": _KUBERNETES_METADATA,
+    "kubernetes:eks.amazonaws.com/v1:NodeClass": _KUBERNETES_METADATA,
+    # A StorageClass cannot be updated once created (Kubernetes docs, "Storage Classes"), so
+    #   AirflowOnEks replaces it on any change of these (`replace_on_changes`).
+    "kubernetes:storage.k8s.io/v1:StorageClass": _KUBERNETES_METADATA
+    | {"parameters", "provisioner", "reclaimPolicy", "volumeBindingMode"},
     # A Helm release cannot be renamed or moved to another namespace: a new one is a new
     # release (Helm stores a release's history under its name in its namespace).
     "kubernetes:helm.sh/v3:Release": frozenset({"name", "namespace"}),
