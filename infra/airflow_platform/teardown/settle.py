@@ -140,27 +140,27 @@ def _tag_filters(scope: SettleScope) -> list[list[dict[str, Any]]]:
     ]
 
 
-def _volumes(scope: SettleScope, client_for: ClientFor) -> list[Remaining]:
+def _stack_volumes(
+    scope: SettleScope, client_for: ClientFor, kind: str, *extra: dict[str, Any]
+) -> list[Remaining]:
+    """The stack's volumes not yet deleted (`extra`: filters every one must also match)."""
     ec2 = client_for("ec2", scope.region)
     found: dict[str, str] = {}
     for filters in _tag_filters(scope):
-        for page in ec2.get_paginator("describe_volumes").paginate(Filters=filters):
+        for page in ec2.get_paginator("describe_volumes").paginate(Filters=[*filters, *extra]):
             for volume in page["Volumes"]:
                 if volume["State"] != "deleted":
                     found[volume["VolumeId"]] = volume["State"]
-    return [Remaining("EBS volume", key, state) for key, state in sorted(found.items())]
+    return [Remaining(kind, key, state) for key, state in sorted(found.items())]
+
+
+def _volumes(scope: SettleScope, client_for: ClientFor) -> list[Remaining]:
+    return _stack_volumes(scope, client_for, "EBS volume")
 
 
 def _claimed_volumes(scope: SettleScope, client_for: ClientFor) -> list[Remaining]:
-    ec2 = client_for("ec2", scope.region)
-    found: dict[str, str] = {}
-    for filters in _tag_filters(scope):
-        claimed = [*filters, {"Name": "tag-key", "Values": [CSI_VOLUME_TAG]}]
-        for page in ec2.get_paginator("describe_volumes").paginate(Filters=claimed):
-            for volume in page["Volumes"]:
-                if volume["State"] != "deleted":
-                    found[volume["VolumeId"]] = volume["State"]
-    return [Remaining("EBS volume (claim)", key, state) for key, state in sorted(found.items())]
+    claimed = {"Name": "tag-key", "Values": [CSI_VOLUME_TAG]}
+    return _stack_volumes(scope, client_for, "EBS volume (claim)", claimed)
 
 
 def _instances(scope: SettleScope, client_for: ClientFor) -> list[Remaining]:
