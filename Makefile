@@ -1,7 +1,8 @@
 # `make plan` (the dev stack's offline plan) and `make test` (lint and every test) set up a fresh
 # machine. Each installs what it needs into .venv: the plan only requirements.txt and this
 # package; the tests and the benchmarks add the test tools, the DAGs' providers and the pinned
-# Airflow. `make help` lists the targets.
+# Airflow. `make test` also builds dbt's own .venv-dbt (dbt/requirements.txt). `make help` lists
+# the targets.
 PYTHON ?= python3
 # AIRFLOW_VERSION, AIRFLOW_PYTHON_VERSION, POSTGRES_CLIENT_MAJOR: the repository's one place.
 include versions.env
@@ -10,6 +11,10 @@ BIN := $(VENV)/bin
 # One stamp per set of packages: a stamp is newer than the files it was installed from.
 PLAN_STAMP := $(VENV)/.installed-plan
 TEST_STAMP := $(VENV)/.installed-test
+# dbt's own virtualenv, apart from Airflow's constraints: dbt/requirements.txt's pins (what the
+# MWAA startup script and the eks image install); the dbt tests run its `dbt`.
+DBT_VENV := .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed-dbt
 # pyproject.toml's requires-python; PYTHON_OK checks the same.
 MIN_PYTHON := 3.11
 # Evaluated only when .venv is about to be created (`=`, not `:=`).
@@ -17,7 +22,7 @@ PYTHON_FOUND = $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_
 PYTHON_OK = $(shell $(PYTHON) -c 'import sys; print("ok" if sys.version_info >= (3, 11) else "")' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help plan test lint lint-workflows bench bench-backup bench-ship bench-log-cleanup bench-dag-parse image clean
+.PHONY: help plan test lint lint-workflows bench bench-backup bench-ship bench-log-cleanup bench-dag-parse bench-dev-up image clean dev
 
 help: ## List the targets, one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' \
@@ -41,6 +46,15 @@ $(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt dags/requirements.txt versions
 		"apache-airflow==$(AIRFLOW_VERSION)"
 	touch $@
 
+# Created with the same checked $(PYTHON) as .venv (hence the order-only .venv prerequisite).
+$(DBT_VENV)/bin/python: | $(BIN)/python
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet --upgrade pip
+
+$(DBT_STAMP): dbt/requirements.txt | $(DBT_VENV)/bin/python
+	$(DBT_VENV)/bin/python -m pip install --quiet -r dbt/requirements.txt
+	touch $@
+
 plan: $(PLAN_STAMP) ## The dev stack's offline plan (installs only what the plan needs)
 	$(BIN)/airflow-platform plan dev
 
@@ -56,7 +70,9 @@ lint: $(TEST_STAMP) lint-workflows ## ruff (lint and format check), shellcheck, 
 	$(BIN)/shellcheck images/mwaa/startup.sh
 	$(BIN)/hadolint images/eks/Dockerfile
 
-test: lint ## Lint, then every test, in the pinned Airflow (what .ci/run runs)
+# The dbt DAG renders from the dbt manifest, which is built, not committed.
+test: lint $(DBT_STAMP) ## Lint, then every test, in the pinned Airflow (what .ci/run runs)
+	$(BIN)/airflow-platform dbt-manifest
 	$(BIN)/pytest
 
 bench: $(TEST_STAMP) ## Plan benchmark (bench/plan.py), as a ratio to its baseline
@@ -81,8 +97,18 @@ bench-log-cleanup: $(TEST_STAMP) ## clean-logs vs find on 200,000 files; WORK_DI
 bench-dag-parse: $(TEST_STAMP) ## Parse time of each DAG file; REPEAT=10 for more rounds
 	$(BIN)/python bench/dag_parse.py --repeat $(or $(REPEAT),5)
 
-clean: ## Remove .venv and the tool caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+# `dev up` to every component healthy against a bare `airflow standalone`, interleaved rounds.
+bench-dev-up: $(TEST_STAMP) $(DBT_STAMP) ## dev up vs airflow standalone; REPEAT=5 for more rounds
+	$(BIN)/python bench/dev_up.py --repeat $(or $(REPEAT),3)
+
+# A local Airflow for DAG authors (airflow-platform dev up): the pinned Airflow the test
+# install puts into .venv, the repository's dags/, PostgreSQL, moto and a Slack sink, all
+# under .dev/; in the foreground until Ctrl-C.
+dev: $(TEST_STAMP) ## A local Airflow of the pinned version on dags/ (Ctrl-C stops it)
+	$(BIN)/airflow-platform dev up
+
+clean: ## Remove .venv, .venv-dbt and the tool caches
+	rm -rf $(VENV) $(DBT_VENV) .pytest_cache .ruff_cache
 
 # The eks image, with the versions of versions.env (needs a Docker engine; CI's deploy job).
 IMAGE ?= airflow-platform:dev

@@ -35,6 +35,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "infra"))
 
+from ratios import median_range  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -67,6 +68,45 @@ with DAG(dag_id="one_task", schedule=None, start_date=datetime(2026, 1, 1), catc
 
     work()
 '''
+# The elt_dbt DAG as it would be with Cosmos's `dbt ls` load mode (dbt runs at every parse):
+# context for the manifest load mode's figure. Cosmos's dbt ls cache is turned off for it
+# (DBT_LS_ENV), or every parse after the first would measure the cache instead.
+DBT_LS_DAG = '''"""elt_dbt with LoadMode.DBT_LS (context only)."""
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import DAG
+from cosmos import DbtTaskGroup, InvocationMode, LoadMode, ProjectConfig, RenderConfig
+
+sys.path.insert(0, {dags!r})  # not PYTHONPATH: see DBT_LS_ENV
+from platform_ops.dbt_elt import execution_config, profile_config  # noqa: E402
+
+with DAG(dag_id="elt_dbt_ls", schedule=None, start_date=datetime(2026, 1, 1),
+         catchup=False, max_active_runs=1):
+    DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(dbt_project_path=Path({project!r})),
+        render_config=RenderConfig(load_method=LoadMode.DBT_LS, dbt_executable_path={dbt!r},
+                                   invocation_mode=InvocationMode.SUBPROCESS),
+        execution_config=execution_config(),
+        profile_config=profile_config(),
+    )
+'''
+DBT_RATIO_AIM = 3.0
+"""The dbt DAG's aim, against the one-@task DAG."""
+# PYTHONPATH is emptied for it: `dbt ls` is a child of the parse and inherits it, and dbt
+# imports every module named `dbt_*` on its path as a plugin (dbt/plugins/manager.py), which
+# would include dags/elt_dbt.py.
+DBT_LS_ENV = {
+    "PYTHONPATH": "",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
+    # dbt ls builds a profile from the connection but never connects.
+    "AIRFLOW_CONN_DWH": '{"conn_type": "postgres", "host": "localhost", "login": "parse", '
+    '"password": "parse", "schema": "parse", "port": 5432}',
+}
 # Runs in the child: what the DAG processor has loaded before it parses a file, then the file.
 # The processor also imports every `airflow.*` module the file names before it forks the
 # parse (`[dag_processor] parsing_pre_import_modules`), so those are loaded here too, and it
@@ -85,7 +125,8 @@ gc.freeze()  # as the processor manager does before its parsing loop
 started = time.perf_counter()
 bag = DagBag(dag_folder=sys.argv[1])
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "dags": len(bag.dags), "errors": len(bag.import_errors)}))
+print(json.dumps({"seconds": seconds, "dags": len(bag.dags), "errors": len(bag.import_errors),
+                  "error": next(iter(bag.import_errors.values()), "")[-1500:]}))
 """
 
 
@@ -101,7 +142,7 @@ def dag_files(folder: Path) -> list[Path]:
     return [path for path in candidates if path.suffix == ".py" and might_hold_a_dag(path)]
 
 
-def parse_once(path: Path, env_home: str) -> dict:
+def parse_once(path: Path, env_home: str, extra_env: dict[str, str] | None = None) -> dict:
     import os
 
     env = dict(os.environ)
@@ -113,6 +154,7 @@ def parse_once(path: Path, env_home: str) -> dict:
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "dags"), env.get("PYTHONPATH", "")]),
         }
     )
+    env.update(extra_env or {})
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(path)],
         capture_output=True,
@@ -138,24 +180,35 @@ def main() -> int:
         one_task = Path(work) / "one_task_dag.py"
         one_task.write_text(ONE_TASK_DAG)
         files = dag_files(args.folder)
-        subjects = [empty, one_task, *files]
+        dbt_ls = Path(work) / "elt_dbt_ls.py"
+        dbt = REPO_ROOT / ".venv-dbt" / "bin" / "dbt"
+        dbt_ls.write_text(
+            DBT_LS_DAG.format(
+                project=str(REPO_ROOT / "dbt"), dbt=str(dbt), dags=str(REPO_ROOT / "dags")
+            )
+        )
+        dbt_files = [p for p in files if p.name == "elt_dbt.py"] + [dbt_ls]
+        subjects = [empty, one_task, *files, dbt_ls]
         seconds: dict[Path, list[float]] = {path: [] for path in subjects}
-        ratios: dict[Path, list[float]] = {path: [] for path in [one_task, *files]}
+        ratios: dict[Path, list[float]] = {path: [] for path in [one_task, *files, dbt_ls]}
+        over_one_task: dict[Path, list[float]] = {path: [] for path in dbt_files}
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("parsing", total=args.repeat * len(subjects))
             for round_number in range(args.repeat):
                 shift = round_number % len(subjects)
                 measured: dict[Path, float] = {}
                 for path in subjects[shift:] + subjects[:shift]:
-                    result = parse_once(path, work)
+                    result = parse_once(path, work, DBT_LS_ENV if path == dbt_ls else None)
                     if result["errors"] or result["dags"] < 1:
                         raise SystemExit(f"{path}: {result}")
                     measured[path] = result["seconds"]
                     progress.advance(task)
                 for path, value in measured.items():
                     seconds[path].append(value)
-                for path in [one_task, *files]:
+                for path in [one_task, *files, dbt_ls]:
                     ratios[path].append(measured[path] / measured[empty])
+                for path in dbt_files:
+                    over_one_task[path].append(measured[path] / measured[one_task])
 
     table = Table(
         title=f"DAG file parse time / an empty DAG file's, fresh interpreter each, median "
@@ -169,6 +222,8 @@ def main() -> int:
     worst = 0.0
     one_task_median = statistics.median(ratios[one_task])
     for path in files:
+        if path.name == "elt_dbt.py":
+            continue  # its own table below: Cosmos's parse has an aim of its own
         median = statistics.median(ratios[path])
         worst = max(worst, median)
         table.add_row(
@@ -193,6 +248,23 @@ def main() -> int:
         f"{statistics.median(seconds[empty]) * 1000:.0f}",
     )
     console.print(table)
+    dbt_table = Table(title="The dbt DAG (Cosmos) / the one-@task DAG, same rounds")
+    dbt_table.add_column("DAG file")
+    dbt_table.add_column("ratio to one @task", justify="right")
+    dbt_table.add_column("aim")
+    dbt_table.add_column("met")
+    dbt_table.add_column("ms (context)", justify="right")
+    for path in dbt_files:
+        median = statistics.median(over_one_task[path])
+        manifest_mode = path != dbt_ls
+        dbt_table.add_row(
+            "elt_dbt.py (manifest load mode)" if manifest_mode else "elt_dbt, dbt ls load mode",
+            median_range(over_one_task[path]),
+            f"<= {DBT_RATIO_AIM}" if manifest_mode else "(context)",
+            ("yes" if median <= DBT_RATIO_AIM else "no") if manifest_mode else "",
+            f"{statistics.median(seconds[path]) * 1000:.0f}",
+        )
+    console.print(dbt_table)
     console.print(
         f"worst file: {worst:.2f} x the empty DAG file, {worst / one_task_median:.2f} x the "
         "one-@task DAG"

@@ -123,3 +123,35 @@ def airflow_db() -> Path:
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
     return AIRFLOW_HOME
+
+
+DBT_EXECUTABLE = ROOT / ".venv-dbt" / "bin" / "dbt"
+"""dbt's own virtualenv (the Makefile builds it from dbt/requirements.txt)."""
+
+
+@pytest.fixture(scope="session")
+def dbt_project() -> Path:
+    """The repository's dbt project with a current manifest: built by `dbt parse` (the
+    dbt-manifest command's code) when missing or stale, as `make test` would."""
+    from airflow_platform.bundle.dbt import build_manifest, find_project, manifest_problem
+
+    if not DBT_EXECUTABLE.is_file():
+        pytest.fail(f"{DBT_EXECUTABLE} is missing: the Makefile's test set-up creates it")
+    project = find_project(ROOT / "dags")
+    assert project is not None, f"no dbt project beside {ROOT / 'dags'}"
+    if manifest_problem(project):
+        build_manifest(project, str(DBT_EXECUTABLE))
+    return project.root
+
+
+def copy_dbt_bundle(project: Path, dags: Path) -> Path:
+    """The shipped layout in `dags`: the thin elt_dbt.py and `dags/dbt/` (project + manifest,
+    no other dbt output); the copied project."""
+    dags.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "dags" / "elt_dbt.py", dags / "elt_dbt.py")
+    copied = dags / "dbt"
+    shutil.copytree(project, copied, ignore=shutil.ignore_patterns("target", "logs", ".*"))
+    (copied / "target").mkdir()
+    for name in ("manifest.json", "manifest.sources.json"):
+        shutil.copy2(project / "target" / name, copied / "target" / name)
+    return copied

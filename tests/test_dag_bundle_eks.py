@@ -65,7 +65,9 @@ def test_eks_bundle_ships_exactly_the_dag_files_under_dags(declare):
         assert objects[key]["bucket"] == BUCKET
         assert objects[key]["sourceHash"] == file.sha256
         assert objects[key]["metadata"] == {"sha256": file.sha256}
-        assert objects[key]["source"] == {"asset": {"path": f"dags/{file.path}"}}
+        assert objects[key]["source"] == {
+            "asset": {"path": file.source.relative_to(ROOT).as_posix()}
+        }
 
 
 def test_eks_bundle_ships_no_requirements_plugins_or_startup_script(declare):

@@ -56,7 +56,7 @@ def test_readme_keeps_planned_work_in_its_roadmap():
     before, roadmap = text.split("\n## Roadmap\n")
     assert "Nothing below runs today" in roadmap
     # What does not exist yet is named as such wherever the front page mentions it.
-    for planned in ("Cosmos", "dev up"):
+    for planned in ("price table committed", "price table is committed"):
         for line in before.splitlines():
             if planned in line:
                 assert re.search(r"Roadmap|until|not built|yet", line), line

@@ -153,7 +153,9 @@ def test_the_build_args_are_exactly_the_versions_the_dockerfile_takes(dockerfile
 
 
 def test_dependencies_install_under_the_pinned_constraints(dockerfile):
-    pip = [args for keyword, args in dockerfile if keyword == "RUN" and "pip install" in args]
+    # Airflow's pip; dbt's, in its own virtualenv: tests/test_dbt_versions.py.
+    pip = [args for keyword, args in dockerfile if keyword == "RUN" and "pip install" in args
+           and "/opt/dbt-venv" not in args]  # fmt: skip
     assert len(pip) == 1
     command = substitute(pip[0], build_args(versions()))
     assert f'--constraint "{versions().constraints_url}"' in command
@@ -174,7 +176,7 @@ def test_only_requirements_and_platform_ops_are_copied(dockerfile):
     assert [keyword for keyword, _ in dockerfile if keyword == "ADD"] == []
     sources = sorted(src for *flags_and_sources, _ in copies for src in flags_and_sources
                      if not src.startswith("--"))  # fmt: skip
-    assert sources == ["dags/platform_ops/", "dags/requirements.txt"]
+    assert sources == ["dags/platform_ops/", "dags/requirements.txt", "dbt/requirements.txt"]
     destinations = [parts[-1] for parts in copies]
     assert not any(d.startswith("/opt/airflow/dags/") for d in destinations)
 
@@ -188,11 +190,10 @@ def test_platform_ops_is_on_the_pythonpath(dockerfile):
 
 def test_the_build_context_sends_no_dag_file():
     sent = context_files(ROOT)
-    assert "dags/requirements.txt" in sent
+    requirements = {"dags/requirements.txt", "dbt/requirements.txt"}
+    assert requirements <= set(sent)
     assert "dags/platform_ops/__init__.py" in sent
-    outside = [
-        f for f in sent if f != "dags/requirements.txt" and not f.startswith("dags/platform_ops/")
-    ]
+    outside = [f for f in sent if f not in requirements and not f.startswith("dags/platform_ops/")]
     assert outside == [], f"the build context sends more than the image needs: {outside}"
     dag_files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "dags").glob("*.py"))
     assert dag_files, "no DAG files found to check against"
@@ -207,6 +208,7 @@ def test_dockerignore_starts_from_nothing():
     assert sorted(p for p in patterns if p.startswith("!")) == [
         "!dags/platform_ops",
         "!dags/requirements.txt",
+        "!dbt/requirements.txt",
     ]
 
 

@@ -75,9 +75,11 @@ def _image_tag(declared) -> str:
 
 
 def _copy_context(tmp_path: Path) -> Path:
-    """A copy of what the build can see: .dockerignore, the Dockerfile and dags/."""
+    """A copy of what the build can see: .dockerignore, the Dockerfile, dags/ and dbt's pins."""
     context = tmp_path / "context"
     shutil.copytree(ROOT / "dags", context / "dags", ignore=shutil.ignore_patterns("__pycache__"))
+    (context / "dbt").mkdir()
+    shutil.copy2(ROOT / "dbt" / "requirements.txt", context / "dbt" / "requirements.txt")
     (context / "images" / "eks").mkdir(parents=True)
     shutil.copy2(DOCKERFILE, context / "images" / "eks" / "Dockerfile")
     shutil.copy2(ROOT / ".dockerignore", context / ".dockerignore")

@@ -8,9 +8,11 @@ the sources). `WRAPPER` stands in for it and records, in its output directory, w
 source returned, any call of the redefined `exit`, the shell options and working directory
 before and after, the variables and functions left behind, and the saved environment.
 
-`sudo` and `dnf` are fakes on a PATH of their own (with only the few real tools needed), so
-the script's own logic runs for real around them: `dnf` records its arguments and "installs"
-a `pg_dump` that prints a chosen version, or none, or a broken one.
+`sudo`, `dnf` and `python3` are fakes on a PATH of their own (with only the few real tools
+needed), so the script's own logic runs for real around them: `dnf` records its arguments and
+"installs" a `pg_dump` that prints a chosen version, or none, or a broken one; `python3 -m venv`
+creates a virtualenv whose `pip` records its arguments and environment and "installs" dbt
+(whose `python` then reports the chosen versions), or fails.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 
 from airflow_platform.versions import versions
 from tests.conftest import ROOT
+from tests.test_dbt_versions import dbt_pins
 
 STARTUP = ROOT / "images" / "mwaa" / "startup.sh"
 BASH = shutil.which("bash") or "/bin/bash"
@@ -33,7 +36,11 @@ SH = shutil.which("sh") or "/bin/sh"
 MAJOR = versions().postgres_client_major
 PACKAGE = f"postgresql{MAJOR}"
 DNF_ARGS = ["install", "-y", "--quiet", PACKAGE]
-DNF_SECONDS = "240"
+DNF_SECONDS = "90"
+DBT_PINS = dbt_pins(ROOT / "dbt" / "requirements.txt")
+REQUIREMENTS = [f"{name}=={version}" for name, version in DBT_PINS.items()]
+INSTALLED = " ".join(REQUIREMENTS)
+PIP_ARGS = ["install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS]
 
 # MWAA's wrapper, reduced to what matters here: `exit` aliased to a handler that saves the
 # environment and ends the wrapper (this one also records the call); the source; the save
@@ -76,6 +83,26 @@ class Run:
     out: Path
     cwd: Path
     bin_dir: Path
+    airflow_home: Path
+
+    @property
+    def dbt_venv(self) -> Path:
+        return self.airflow_home / "dbt_venv"
+
+    @property
+    def dbt_ready(self) -> str:
+        return (
+            f"startup: {INSTALLED} ready for dbt tasks "
+            f"(PLATFORM_DBT_EXECUTABLE={self.dbt_venv}/bin/dbt)"
+        )
+
+    def saved(self, name: str) -> str | None:
+        """`name`'s value in the environment the wrapper saved for Airflow."""
+        for line in (self.saved_env or "").splitlines():
+            key, _, value = line.partition("=")
+            if key == name:
+                return value
+        return None
 
     def _read(self, name: str) -> str | None:
         path = self.out / name
@@ -122,10 +149,42 @@ def _pg_dump_body(pg_dump: str) -> str:
     return f'#!/bin/sh\necho "pg_dump (PostgreSQL) {pg_dump}"\n'
 
 
-def _fake_tools(bin_dir: Path, pg_dump: str | None, dnf_exit: int) -> None:
+def _fake_venv_tools(templates: Path, pip_exit: int, installed: str) -> None:
+    """What the fake `python3 -m venv` copies into a virtualenv's bin: a `pip` that records its
+    arguments (and PIP_USER) in bin/pip.log, 'installs' `dbt` unless it fails, and exits with
+    `pip_exit`; a `python` that prints `installed` (the script asks it for the versions)."""
+    templates.mkdir()
+    install = "" if pip_exit else 'printf "#!/bin/sh\\n" > "$here/dbt"\nchmod +x "$here/dbt"\n'
+    _write_tool(
+        templates / "pip",
+        '#!/bin/sh\nhere=${0%/pip}\nprintf "PIP_USER=%s %s\\n" "${PIP_USER-unset}" "$*" '
+        f'>> "$here/pip.log"\n{install}exit {pip_exit}\n',
+    )
+    _write_tool(templates / "python", f"#!/bin/sh\necho '{installed}'\n")
+
+
+def _fake_tools(
+    bin_dir: Path,
+    pg_dump: str | None,
+    dnf_exit: int,
+    venv_exit: int = 0,
+    pip_exit: int = 0,
+    installed: str = INSTALLED,
+) -> None:
     """`sudo` that records its arguments and runs them (after `-n`); `dnf` that records its
-    arguments, 'installs' `pg_dump` (unless None) and exits with `dnf_exit`."""
+    arguments, 'installs' `pg_dump` (unless None) and exits with `dnf_exit`; `python3` that
+    records its arguments and, for `-m venv DIR`, creates DIR/bin with the fake `pip` and
+    `python` (unless `venv_exit` is not 0)."""
     bin_dir.mkdir()
+    templates = bin_dir.parent / "venv-templates"
+    _fake_venv_tools(templates, pip_exit, installed)
+    venv = (
+        "" if venv_exit else f'mkdir -p "$3/bin"\ncp {templates}/pip {templates}/python "$3/bin/"\n'
+    )
+    _write_tool(
+        bin_dir / "python3",
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {bin_dir}/python3.log\n{venv}exit {venv_exit}\n',
+    )
     record = 'printf "%s\\n" "$*" >> {log}\n'
     sudo_log, dnf_log = bin_dir / "sudo.log", bin_dir / "dnf.log"
     _write_tool(
@@ -146,7 +205,7 @@ def _real_tools(tools_dir: Path) -> None:
     """The only real programs on PATH: what the wrapper, the fakes and the script run.
     No real pg_dump (this machine may have one) and no real sudo or dnf."""
     tools_dir.mkdir()
-    for name in ("env", "timeout", "chmod", "mv"):
+    for name in ("env", "timeout", "chmod", "mv", "mkdir", "cp"):
         found = shutil.which(name)
         assert found, f"{name} is needed to run the wrapper"
         (tools_dir / name).symlink_to(found)
@@ -158,6 +217,9 @@ def run_startup(
     *,
     pg_dump: str | None = f"{MAJOR}.6",
     dnf_exit: int = 0,
+    venv_exit: int = 0,
+    pip_exit: int = 0,
+    installed: str = INSTALLED,
     shell: str = BASH,
     caller_options: str = "",
     script: Path = STARTUP,
@@ -165,13 +227,20 @@ def run_startup(
 ) -> Run:
     """Source `script` in the stand-in wrapper under `shell`, as MWAA would on `component`."""
     bin_dir, tools_dir, out, cwd = (tmp_path / n for n in ("bin", "tools", "out", "cwd"))
-    _fake_tools(bin_dir, pg_dump, dnf_exit)
+    _fake_tools(bin_dir, pg_dump, dnf_exit, venv_exit, pip_exit, installed)
     _real_tools(tools_dir)
+    airflow_home = tmp_path / "airflow"
+    airflow_home.mkdir()
     out.mkdir()
     cwd.mkdir()
     wrapper = tmp_path / "wrapper.sh"
     wrapper.write_text(WRAPPER.replace("{caller_options}", caller_options))
-    env = {"PATH": f"{bin_dir}:{tools_dir}", "HOME": str(tmp_path), **(extra_env or {})}
+    env = {
+        "PATH": f"{bin_dir}:{tools_dir}",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(airflow_home),
+        **(extra_env or {}),
+    }
     if component is not None:
         env["MWAA_AIRFLOW_COMPONENT"] = component
     result = subprocess.run(
@@ -183,7 +252,7 @@ def run_startup(
         timeout=60,
         check=False,
     )
-    return Run(result.returncode, result.stdout, result.stderr, out, cwd, bin_dir)
+    return Run(result.returncode, result.stdout, result.stderr, out, cwd, bin_dir, airflow_home)
 
 
 def assert_returned_to_the_wrapper(run: Run) -> None:
@@ -204,13 +273,34 @@ def assert_tried_to_install(run: Run) -> None:
     assert run.calls("sudo") == [["-n", "timeout", DNF_SECONDS, "dnf", *DNF_ARGS]]
 
 
-# The scenarios where something fails; each must only log.
+def assert_tried_to_install_dbt(run: Run) -> None:
+    venv = run.dbt_venv
+    assert run.calls("python3") == [["-m", "venv", str(venv)]]
+    pip_log = venv / "bin" / "pip.log"
+    assert pip_log.exists(), "pip never ran"
+    assert [line.split() for line in pip_log.read_text().splitlines()] == [
+        ["PIP_USER=false", *PIP_ARGS]
+    ]
+    # Whatever happened, Airflow gets the path the dbt tasks run.
+    assert run.saved("PLATFORM_DBT_EXECUTABLE") == f"{venv}/bin/dbt"
+
+
+# The scenarios where something fails; each must only log (one line, saying what will fail).
+BACKUPS_FAIL = "metadata backups (the metadata_backup DAG) will fail"
+DBT_FAILS = "dbt tasks (the elt_dbt DAG) will fail"
 FAILURES = {
-    "dnf_fails": {"dnf_exit": 1},
-    "dnf_is_stopped_by_the_timeout": {"dnf_exit": 124},
-    "pg_dump_is_the_wrong_major": {"pg_dump": "15.4"},
-    "pg_dump_is_missing_after_the_install": {"pg_dump": None},
-    "pg_dump_cannot_run": {"pg_dump": PG_DUMP_BROKEN},
+    "dnf_fails": ({"dnf_exit": 1}, BACKUPS_FAIL),
+    "dnf_is_stopped_by_the_timeout": ({"dnf_exit": 124}, BACKUPS_FAIL),
+    "pg_dump_is_the_wrong_major": ({"pg_dump": "15.4"}, BACKUPS_FAIL),
+    "pg_dump_is_missing_after_the_install": ({"pg_dump": None}, BACKUPS_FAIL),
+    "pg_dump_cannot_run": ({"pg_dump": PG_DUMP_BROKEN}, BACKUPS_FAIL),
+    "venv_fails": ({"venv_exit": 1}, DBT_FAILS),
+    "pip_fails": ({"pip_exit": 1}, DBT_FAILS),
+    "pip_is_stopped_by_the_timeout": ({"pip_exit": 124}, DBT_FAILS),
+    "pip_installs_other_versions": (
+        {"installed": "dbt-core==0.0.1 dbt-postgres==0.0.1"},
+        DBT_FAILS,
+    ),
 }
 
 
@@ -222,9 +312,11 @@ def test_startup_installs_the_pinned_client_and_returns_to_the_wrapper_when_the_
 
     assert_returned_to_the_wrapper(run)
     assert_tried_to_install(run)
+    assert_tried_to_install_dbt(run)
     assert run.log_lines("stdout") == [
         f"startup: pg_dump (PostgreSQL) {MAJOR}.6 ready for metadata backups "
-        f"({run.bin_dir}/pg_dump)"
+        f"({run.bin_dir}/pg_dump)",
+        run.dbt_ready,
     ]
     assert run.log_lines("stderr") == []
 
@@ -237,8 +329,10 @@ def test_startup_skips_the_install_and_returns_to_the_wrapper_when_the_component
     assert_returned_to_the_wrapper(run)
     assert run.calls("dnf") == []
     assert run.calls("sudo") == []
+    assert run.calls("python3") == []
+    assert run.saved("PLATFORM_DBT_EXECUTABLE") is None
     assert run.log_lines("stdout") == [
-        f"startup: web server: not installing {PACKAGE} (the web server runs no tasks)"
+        f"startup: web server: not installing {PACKAGE} or dbt (the web server runs no tasks)"
     ]
 
 
@@ -255,7 +349,7 @@ def test_startup_logs_what_fails_and_what_to_check_and_returns_to_the_wrapper_wh
     assert "Airflow starts normally" in line
     assert "network access to the Amazon Linux repositories" in line
     assert "NAT gateway" in line
-    assert run.log_lines("stdout") == []
+    assert run.log_lines("stdout") == [run.dbt_ready]
 
 
 def test_startup_logs_the_time_limit_and_returns_to_the_wrapper_when_dnf_is_stopped_by_the_timeout(
@@ -284,7 +378,7 @@ def test_startup_logs_the_version_found_and_the_fix_and_returns_to_the_wrapper_w
     assert f"reports pg_dump (PostgreSQL) 15.4, not {MAJOR}.x" in line
     assert "metadata backups (the metadata_backup DAG) will fail" in line
     assert f"rpm -qf {run.bin_dir}/pg_dump" in line
-    assert run.log_lines("stdout") == []
+    assert run.log_lines("stdout") == [run.dbt_ready]
 
 
 def test_startup_logs_path_and_where_to_look_and_returns_to_the_wrapper_when_pg_dump_is_missing_after_the_install(  # noqa: E501
@@ -322,13 +416,13 @@ def test_startup_returns_to_the_wrapper_when_anything_fails_whatever_the_callers
     # command or unset variable in the script would kill the wrapper here: every failure in
     # these scenarios is one that would have killed a `set -e` shell (see the control test
     # below), and the script must handle each one itself, under sh as under bash.
-    run = run_startup(
-        tmp_path, "worker", shell=shell, caller_options=caller_options, **FAILURES[scenario]
-    )
+    options, consequence = FAILURES[scenario]
+    run = run_startup(tmp_path, "worker", shell=shell, caller_options=caller_options, **options)
 
     assert_returned_to_the_wrapper(run)
     assert len(run.log_lines("stderr")) == 1, run.stderr
-    assert "metadata backups (the metadata_backup DAG) will fail" in run.stderr
+    assert consequence in run.stderr
+    assert "Airflow starts normally" in run.stderr
 
 
 @pytest.mark.parametrize("scenario", ["dnf_fails", "pg_dump_is_missing_after_the_install"])
@@ -340,7 +434,7 @@ def test_the_stand_in_wrapper_is_killed_before_saving_the_environment_when_a_nai
     naive = tmp_path / "naive.sh"
     naive.write_text(f"set -e\nsudo -n dnf install -y --quiet {PACKAGE}\npg_dump --version\n")
 
-    run = run_startup(tmp_path, "worker", script=naive, **FAILURES[scenario])
+    run = run_startup(tmp_path, "worker", script=naive, **FAILURES[scenario][0])
 
     assert not run.source_returned
     assert run.saved_env is None
@@ -408,3 +502,57 @@ def test_the_startup_script_is_shellcheck_clean_as_posix_sh() -> None:
         [str(shellcheck), str(STARTUP)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_startup_installs_the_pinned_dbt_in_its_own_venv_with_pip_user_off_when_the_component_runs_tasks(  # noqa: E501
+    tmp_path: Path,
+) -> None:
+    run = run_startup(tmp_path, "worker")
+
+    assert_returned_to_the_wrapper(run)
+    assert_tried_to_install_dbt(run)
+    assert (run.dbt_venv / "bin" / "dbt").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ({"venv_exit": 1}, "could not create the dbt virtualenv"),
+        ({"pip_exit": 1}, f"could not install {INSTALLED} into"),
+        ({"pip_exit": 124}, "within 150 s and was stopped"),
+        ({"installed": "dbt-core==0.0.1 dbt-postgres==0.0.1"}, "holds dbt-core==0.0.1"),
+    ],
+    ids=["venv_fails", "pip_fails", "pip_timeout", "other_versions"],
+)
+def test_startup_logs_why_dbt_is_missing_and_still_exports_its_path_when_the_dbt_install_fails(
+    tmp_path: Path, options: dict[str, object], complaint: str
+) -> None:
+    run = run_startup(tmp_path, "worker", **options)  # type: ignore[arg-type]
+
+    assert_returned_to_the_wrapper(run)
+    [line] = run.log_lines("stderr")
+    assert complaint in line
+    assert "dbt tasks (the elt_dbt DAG) will fail until it is fixed" in line
+    assert run.saved("PLATFORM_DBT_EXECUTABLE") == f"{run.dbt_venv}/bin/dbt"
+    # The backups' client is unaffected.
+    assert run.log_lines("stdout")[0].endswith(
+        f"ready for metadata backups ({run.bin_dir}/pg_dump)"
+    )
+
+
+def test_startup_leaves_pip_user_as_the_caller_had_it(tmp_path: Path) -> None:
+    # PIP_USER=false is for the virtualenv's pip only; Airflow's own pip keeps MWAA's setting.
+    run = run_startup(tmp_path, "worker", extra_env={"PIP_USER": "true"})
+
+    assert run.saved("PIP_USER") == "true"
+    assert_tried_to_install_dbt(run)
+
+
+def test_startup_time_limits_fit_inside_mwaa_five_minutes() -> None:
+    text = STARTUP.read_text()
+    limits = {
+        name: int(value)
+        for name, value in re.findall(r"^_startup_(\w+)_seconds=(\d+)$", text, re.MULTILINE)
+    }
+    assert set(limits) == {"dnf", "venv", "pip"}
+    assert sum(limits.values()) <= 270, limits  # 30 s left for everything else

@@ -204,6 +204,14 @@ def test_preview_env_destroy_runs_on_close_with_the_label_or_when_the_label_goes
     assert "github.event.pull_request.head.repo.full_name == github.repository" in destroy
 
 
+def _assert_the_dbt_manifest_is_built_before_pulumi_up(job: dict[str, Any]) -> None:
+    steps = job["steps"]
+    [build] = [i for i, s in enumerate(steps) if "platform dbt-manifest" in s.get("run", "")]
+    [up] = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions@")]
+    assert build < up
+    assert "make .venv-dbt/.installed-dbt" in steps[build]["run"]
+
+
 def test_preview_env_up_deploys_ships_waits_and_comments_in_that_order():
     up = _load(PREVIEW_ENV)["jobs"]["up"]
     [pulumi] = [s for s in up["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
@@ -217,6 +225,7 @@ def test_preview_env_up_deploys_ships_waits_and_comments_in_that_order():
         if marker in s.get("uses", "") + s.get("run", "")]  # fmt: skip
     assert order == sorted(order)
     assert len(order) == 6
+    _assert_the_dbt_manifest_is_built_before_pulumi_up(up)
     runs = _runs(up)
     assert 'plan "$STACK" --json "$RUNNER_TEMP/plan.json"' in runs
     script = next(s for s in up["steps"] if "github-script" in s.get("uses", ""))
@@ -277,6 +286,7 @@ def test_deploy_runs_on_push_to_main_dev_then_staging_then_prod_each_in_its_envi
         assert pulumi["with"]["policyPacks"] == "policy"
         runs = _runs(job)
         assert runs.index('ship-dags "$STACK"') < runs.index('health "$STACK" --wait')
+        _assert_the_dbt_manifest_is_built_before_pulumi_up(job)
 
 
 def test_the_reaper_runs_hourly_one_at_a_time_with_the_cli_installed_for_the_automation_api():

@@ -216,6 +216,11 @@ def production_settings(
                 separators=(",", ":"),
             ),
         },
+        # astronomer-cosmos (the dbt_elt DAG) otherwise reports usage to a third party from
+        # every DAG parse and task run (cosmos/settings.py `enable_telemetry`, default True;
+        # cosmos/telemetry.py): the platform's hosts make no call nobody asked for, and a
+        # private MWAA would only time out trying.
+        "cosmos": {"enable_telemetry": "False"},
         # Read by the platform's own DAGs (dags/platform_ops/).
         "platform": {
             # The stack names the backup and restore-drill metrics (their `Stack` dimension).

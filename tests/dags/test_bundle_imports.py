@@ -12,7 +12,8 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def bag() -> Any:
+def bag(dbt_project: Any) -> Any:
+    """The repository's DAGs, the dbt DAG's manifest current (`dbt_project`)."""
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))

@@ -64,7 +64,7 @@ def check_dags(source: Path, **env: str) -> Any:
     return runner.invoke(app, ["check-dags", "--source", str(source)], env=env or None)
 
 
-def test_check_passes_on_the_repository_bundle_and_lists_its_dags() -> None:
+def test_check_passes_on_the_repository_bundle_and_lists_its_dags(dbt_project: Path) -> None:
     result = check_dags(ROOT / "dags")
 
     assert result.exit_code == 0, result.output

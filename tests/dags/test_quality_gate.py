@@ -197,7 +197,7 @@ def test_check_dags_fails_on_broken_rules_naming_each_file(tmp_path: Path) -> No
     assert "quality-gate rule(s) broken in 2 file(s)" in result.stderr
 
 
-def test_the_repository_bundle_passes_the_gate() -> None:
+def test_the_repository_bundle_passes_the_gate(dbt_project: Path) -> None:
     report = check_bundle(ROOT / "dags")
 
     assert report.errors == []

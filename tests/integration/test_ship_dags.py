@@ -539,3 +539,34 @@ def test_cli_checks_then_ships_a_bundle_whose_dags_import(
     assert "3 DAG(s) import cleanly" in result.stderr
     assert len(dag_objects(s3, dag_bucket)) == 5
     assert os.environ.get("AWS_ENDPOINT_URL"), "the test must talk to moto"
+
+
+@pytest.mark.parametrize("layout", ["repository", "shipped"])
+def test_ship_sends_the_dbt_project_and_its_manifest_under_dags_dbt_but_no_other_dbt_output(
+    s3: Any, dag_bucket: str, tmp_path: Path, dbt_project: Path, layout: str
+) -> None:
+    from tests.conftest import copy_dbt_bundle
+
+    dags = tmp_path / "dags"
+    project = copy_dbt_bundle(dbt_project, dags)
+    (dags / ".airflowignore").write_text("dbt/\n")
+    if layout == "repository":  # dbt/ beside dags/, as in this repository
+        project = project.rename(tmp_path / "dbt")
+    write_tree(project, {"target/run_results.json": "{}", "logs/dbt.log": "log\n"})
+
+    result = ship(dag_bucket, dags)
+
+    keys = set(dag_objects(s3, dag_bucket))
+    assert result.uploaded == len(keys)
+    dbt_keys = {k for k in keys if k.startswith("dags/dbt/")}
+    expected = {
+        f"dags/dbt/{p.relative_to(project).as_posix()}"
+        for p in project.rglob("*")
+        if p.is_file() and p.relative_to(project).parts[0] not in {"target", "logs"}
+    }
+    assert dbt_keys - expected == {
+        "dags/dbt/target/manifest.json", "dags/dbt/target/manifest.sources.json"
+    }  # fmt: skip
+    assert expected <= dbt_keys
+    assert "dags/dbt/models/staging/stg_orders.sql" in dbt_keys
+    assert "dags/elt_dbt.py" in keys

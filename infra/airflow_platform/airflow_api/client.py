@@ -6,7 +6,10 @@ Shapes, from the pinned Airflow's airflow/api_fastapi/core_api: `GET /dags` answ
 `POST /dags/{dag_id}/dagRuns` takes TriggerDAGRunPostBody, whose `logical_date` is required
 but may be null (a run without a logical date, as the UI's trigger makes), and answers the
 DAGRunResponse (`dag_run_id`, `state`, ...); `GET /dags/{dag_id}/dagRuns/{dag_run_id}` answers
-one run. The auth manager's `POST /auth/token` (SimpleAuthManager and FAB alike) exchanges a
+one run; `GET /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances` answers
+`{"task_instances": [TaskInstanceResponse...], "total_entries": n}` a page at a time;
+`PATCH /dags/{dag_id}?update_mask=is_paused` with `{"is_paused": false}` unpauses a DAG. The
+auth manager's `POST /auth/token` (SimpleAuthManager and FAB alike) exchanges a
 user name and password for a JWT: `{"access_token": "..."}`.
 
 InvokeRestApi takes paths of at most 64 characters: a run id (`manual__<ISO time>`) makes
@@ -133,6 +136,33 @@ class AirflowApi:
             if run.get("dag_id") == dag_id and run.get("dag_run_id") == run_id:
                 return run
         raise ApiError(f"{self.description}: no run {run_id!r} of DAG {dag_id!r}", 404)
+
+    def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        """Pause or unpause `dag_id` (`PATCH /dags/{dag_id}`, DAGPatchBody); its DAGResponse."""
+        return self._call(
+            "PATCH",
+            f"/dags/{_segment(dag_id)}",
+            query={"update_mask": "is_paused"},
+            body={"is_paused": paused},
+        )
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of one run (mapped ones one per map index), every page, as
+        TaskInstanceResponse."""
+        path = f"/dags/{_segment(dag_id)}/dagRuns/{_segment(run_id)}/taskInstances"
+        if not self._fits(path):
+            raise ApiError(
+                f"{self.description}: the task instances path {path!r} is longer than the "
+                f"{self.transport.max_path_length} characters this transport takes"
+            )
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._call("GET", path, query={"limit": PAGE_SIZE, "offset": len(found)})
+            batch = page.get("task_instances", []) if isinstance(page, dict) else []
+            found.extend(batch)
+            total = page.get("total_entries") if isinstance(page, dict) else None
+            if not batch or total is None or len(found) >= int(total):
+                return found
 
 
 def login(transport: HttpTransport, username: str, password: str) -> str:

@@ -1,7 +1,8 @@
 """`airflow-platform check-dags`: import the DAG bundle in the pinned Airflow, as the DAG
 processor would, and report every import error, cycle and quality-gate violation
 (`rules.py`: owner, retries, failure callback, tags, explicit catchup and max_active_runs, no
-heavy top-level import) with its file.
+heavy top-level import) with its file, and a missing or stale dbt manifest (`dbt.py`) naming
+the manifest and the changed file.
 
 The import runs in a child process of the same interpreter (`python -m
 airflow_platform.bundle.check <folder>`): user DAG code can do anything at import time
@@ -107,10 +108,19 @@ def check_bundle(source: Path, timeout: float = CHECK_TIMEOUT_SECONDS) -> CheckR
     return CheckResult(
         airflow_version=report["airflow_version"],
         dags=[FoundDag(**dag) for dag in report["dags"]],
-        errors=[Problem(**problem) for problem in report["errors"]],
+        errors=[Problem(**problem) for problem in report["errors"]] + _dbt_problems(source),
         warnings=[Problem(**problem) for problem in report["warnings"]],
         violations=[Problem(**problem) for problem in report["violations"]],
     )
+
+
+def _dbt_problems(source: Path) -> list[Problem]:
+    """The dbt project's manifest (`bundle.dbt`), missing or stale, as an error of its file."""
+    from airflow_platform.bundle.dbt import MANIFEST, find_project, manifest_problem
+
+    project = find_project(source)
+    problem = manifest_problem(project) if project else None
+    return [Problem(file=project.named(MANIFEST), message=problem)] if project and problem else []
 
 
 def _relative(path: str, source: Path) -> str:

@@ -7,6 +7,8 @@ pattern with a `/` before its end is anchored to the file's directory, a trailin
 directories only, `!` re-includes, the last matching pattern wins), and an ignored directory
 is not entered. What Airflow would not parse does not ship. The `.airflowignore` files
 themselves do ship (Airflow on the workers reads them too); bytecode caches never do.
+The dbt project (`bundle.dbt`: `dags/dbt/`, else the repository's `dbt/` beside `dags/`)
+ships under `dbt/`: its sources, manifest and fingerprint.
 """
 
 from __future__ import annotations
@@ -120,4 +122,9 @@ def bundle_files(source: Path) -> list[BundleFile]:
                     size=path.stat().st_size,
                 )
             )
+    from airflow_platform.bundle.dbt import find_project, project_files
+
+    project = find_project(source)
+    if project is not None:  # dags/dbt/ in the bucket, whichever layout it comes from
+        found += project_files(project)
     return sorted(found, key=lambda f: f.path)

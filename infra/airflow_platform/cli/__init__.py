@@ -7,10 +7,11 @@ group: `dags list`, `dags trigger`), these two reaching a stack's Airflow REST A
 says; `environment` (stack-file, environment-comment: what an ephemeral pull-request
 environment's workflow needs), `teardown` (destroy, reap) and `audit` (audit): ephemeral stacks
 torn down with nothing left behind; `policy` (the `policy` group: `policy list`, `policy
-config`, the policy rules and the policy pack's config); `common` holds what they share. Each
-option is defined once, with help text, a placeholder and an `AIRFLOW_PLATFORM_*` environment
-variable; a flag beats the variable, which beats the default. Each command imports what it
-needs when it runs, so starting the program loads typer and rich only.
+config`, the policy rules and the policy pack's config); `dev` (the `dev` group: `dev up`, `dev
+down`, `dev status`, `dev reset`, a local Airflow for DAG authors); `common` holds what they
+share. Each option is defined once, with help text, a placeholder and an `AIRFLOW_PLATFORM_*`
+environment variable; a flag beats the variable, which beats the default. Each command imports
+what it needs when it runs, so starting the program loads typer and rich only.
 
 `main()` is the installed entry point: it runs the app outside click's standalone mode and
 prints every usage error, like every other error, as one `error: ...` line.
@@ -28,6 +29,7 @@ from airflow_platform.cli import airflow_dags as _airflow_dags
 from airflow_platform.cli import audit as _audit
 from airflow_platform.cli import backup as _backup
 from airflow_platform.cli import dags as _dags
+from airflow_platform.cli import dev as _dev
 from airflow_platform.cli import environment as _environment
 from airflow_platform.cli import health as _health
 from airflow_platform.cli import logs as _logs
@@ -65,6 +67,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "restore": _backup.restore,
     "check-dags": _dags.check_dags,
     "ship-dags": _dags.ship_dags,
+    "dbt-manifest": _dags.dbt_manifest,
     "clean-logs": _logs.clean_logs_command,
     "health": _health.health,
     "audit": _audit.audit,
@@ -80,9 +83,10 @@ GROUPS: dict[str, typer.Typer] = {
     "dags": _airflow_dags.app,
     "prices": _prices.app,
     "policy": _policy.app,
+    "dev": _dev.app,
 }
 """Command groups: `dags list`, `dags trigger`, `prices refresh`, `policy list`, `policy
-config`."""
+config`, `dev up`, `dev down`, `dev status`, `dev reset`."""
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -46,8 +45,6 @@ app = typer.Typer(
 
 # Airflow's rule for a dag_id (airflow.utils.helpers.KEY_REGEX, at most 250 characters).
 _DAG_ID = re.compile(r"[\w.-]{1,250}")
-# Consecutive failed polls tolerated while waiting (a network blip, an API server restart).
-_POLL_FAILURES = 3
 
 
 def parse_conf(text: str | None) -> dict[str, Any]:
@@ -83,12 +80,32 @@ def parse_logical_date(text: str | None) -> datetime | None:
     return value
 
 
-def _check_dag_id(value: str) -> str:
+def check_dag_id(value: str) -> str:
     if not _DAG_ID.fullmatch(value):
         raise typer.BadParameter(
             f"{value!r} is not a dag_id (letters, digits, '_', '.' and '-', at most 250)"
         )
     return value
+
+
+DagIdArgument = Annotated[
+    str,
+    typer.Argument(
+        help="The DAG to run.", metavar="DAG_ID", callback=check_dag_id, show_default=False
+    ),
+]
+"""DAG_ID of `dags trigger` and `dev run`."""
+DagConf = Annotated[
+    str | None,
+    typer.Option(
+        "--conf",
+        envvar="AIRFLOW_PLATFORM_DAG_CONF",
+        metavar="JSON",
+        help='The run\'s conf: a JSON object, such as \'{"date": "2026-01-31"}\'.',
+        show_default=False,
+    ),
+]
+"""--conf of `dags trigger` and `dev run`, read by `parse_conf`."""
 
 
 @app.command("list", cls=Command)
@@ -153,22 +170,8 @@ def _print_dags(stack: str, where: str, dags: list[dict[str, Any]]) -> None:
 @app.command("trigger", cls=Command)
 def trigger(
     stack: Annotated[str, stack_argument("Stack whose Airflow runs the DAG (mwaa or eks).")],
-    dag_id: Annotated[
-        str,
-        typer.Argument(
-            help="The DAG to run.", metavar="DAG_ID", callback=_check_dag_id, show_default=False
-        ),
-    ],
-    conf: Annotated[
-        str | None,
-        typer.Option(
-            "--conf",
-            envvar="AIRFLOW_PLATFORM_DAG_CONF",
-            metavar="JSON",
-            help='The run\'s conf: a JSON object, such as \'{"date": "2026-01-31"}\'.',
-            show_default=False,
-        ),
-    ] = None,
+    dag_id: DagIdArgument,
+    conf: DagConf = None,
     logical_date: Annotated[
         str | None,
         typer.Option(
@@ -273,33 +276,24 @@ def _wait(
     wait_timeout: float | None,
     errors: Console,
 ) -> str:
-    """Poll the run until a terminal state, showing it; that state. Exits 1 after
-    `wait_timeout` seconds or _POLL_FAILURES failed looks in a row."""
-    from airflow_platform.airflow_api import TERMINAL_STATES, ApiError
+    """Follow the run to a terminal state (airflow_api.follow), showing each change of its
+    state; that state. Exits 1 when following stops first."""
+    from airflow_platform.airflow_api.follow import FollowError, follow_run
 
-    started = time.monotonic()
-    failures = 0
+    shown = state
     with errors.status(f"run {escape(run_id)}: {escape(state)}") as status:
-        while state not in TERMINAL_STATES:
-            elapsed = time.monotonic() - started
-            if wait_timeout is not None and elapsed >= wait_timeout:
-                raise fail(f"run {run_id} of {dag_id} is still {state} after {wait_timeout:g} s "
-                           "(the run goes on)")  # fmt: skip
-            time.sleep(poll_interval)
-            try:
-                run = api.dag_run(dag_id, run_id)
-            except ApiError as error:
-                failures += 1
-                if failures >= _POLL_FAILURES or error.status not in (None, 502, 503, 504):
-                    raise fail(f"lost track of run {run_id} of {dag_id}: {error}") from None
-                continue
-            failures = 0
+
+        def show(run: dict[str, Any], elapsed: float) -> None:
+            nonlocal shown
             new_state = str(run.get("state"))
-            if new_state != state:
-                errors.print(f"{time.monotonic() - started:6.1f} s  {escape(state)} -> "
-                             f"{escape(new_state)}", highlight=False)  # fmt: skip
-                state = new_state
-            status.update(
-                f"run {escape(run_id)}: {escape(state)} ({time.monotonic() - started:.0f} s)"
-            )
-    return state
+            if new_state != shown:
+                errors.print(f"{elapsed:6.1f} s  {escape(shown)} -> {escape(new_state)}",
+                             highlight=False)  # fmt: skip
+                shown = new_state
+            status.update(f"run {escape(run_id)}: {escape(shown)} ({elapsed:.0f} s)")
+
+        try:
+            return follow_run(api, dag_id, run_id, state, poll_interval=poll_interval,
+                              timeout=wait_timeout, on_poll=show)  # fmt: skip
+        except FollowError as error:
+            raise fail(str(error)) from None

@@ -130,6 +130,56 @@ def check_dags(source: DagsSource = None, project_dir: ProjectDir = None) -> Non
         errors.print(f"[yellow]warning:[/yellow] no DAG found in {folder}", highlight=False)
 
 
+def _ensure_manifest(folder: Path, errors: Console, rebuild: bool = False) -> None:
+    """Build the dbt project's manifest (`bundle.dbt`) when it is missing or stale (always with
+    `rebuild`); nothing without a project. Exit 1 when dbt cannot build it."""
+    from airflow_platform.bundle.dbt import (
+        DbtManifestError,
+        build_manifest,
+        dbt_executable,
+        find_project,
+        manifest_problem,
+    )
+
+    project = find_project(folder)
+    if project is None:
+        return
+    reason = "rebuilding" if rebuild else manifest_problem(project)
+    if reason is None:
+        return
+    try:
+        executable = dbt_executable(folder.resolve().parent)
+        with errors.status(f"dbt parse of {project.root} ({reason})"):
+            built = build_manifest(project, executable)
+    except DbtManifestError as error:
+        raise fail(str(error)) from None
+    errors.print(f"built {escape(str(built))} with {escape(executable)}", highlight=False)
+
+
+def dbt_manifest(source: DagsSource = None, project_dir: ProjectDir = None) -> None:
+    """Build the dbt project's manifest, which the elt_dbt DAG renders its tasks from.
+
+    Runs `dbt parse` on the dbt project that ships with the DAGs (dags/dbt/, else dbt/ beside
+    dags/) with the dbt of PLATFORM_DBT_EXECUTABLE, else .venv-dbt/bin/dbt, else dbt on PATH,
+    and records the SHA-256 of every project file in target/manifest.sources.json, against
+    which check-dags refuses a stale manifest. ship-dags builds it too when it is missing or
+    stale. No database is contacted.
+
+    Exit 1 when dbt fails, 2 on usage errors (no DAG folder, no dbt project).
+    """
+    from airflow_platform.bundle.dbt import find_project
+
+    errors = Console(stderr=True)
+    try:
+        folder = _dags_source(source, project_dir)
+    except ValueError as error:
+        raise fail(str(error), EXIT_USAGE) from None
+    if find_project(folder) is None:
+        raise fail(f"no dbt project (dbt_project.yml) in {folder}/dbt or {folder.parent}/dbt",
+                   EXIT_USAGE)  # fmt: skip
+    _ensure_manifest(folder, errors, rebuild=True)
+
+
 def _stack_region(stack: str, project_dir: Path | None) -> str:
     """The stack's region, as `pulumi up`'s AWS provider takes it: the stack file's
     aws:region, else the environment's; ValueError says why it cannot be known. Every stack
@@ -222,7 +272,9 @@ def ship_dags(
     credentials (STS GetCallerIdentity) and the stack file's aws:region (else AWS_REGION), the
     Storage component's naming rule. With --bucket the region is AWS_REGION, else
     AWS_DEFAULT_REGION or the AWS config file. AWS credentials and AWS_ENDPOINT_URL come from
-    the usual AWS environment. check-dags runs first unless --no-check.
+    the usual AWS environment. The dbt project ships as dags/dbt/ (sources, manifest and its
+    fingerprint), its manifest rebuilt first when missing or stale (dbt-manifest). check-dags
+    runs first unless --no-check.
 
     Exit 1 when the check or the ship fails, 2 on usage, config or environment errors (no
     region or credentials, no Airflow for the check).
@@ -250,6 +302,7 @@ def ship_dags(
                 bucket = _dag_bucket(stack, region)
             except ValueError as error:
                 raise fail(f"{error}; or pass --bucket", EXIT_USAGE) from None
+        _ensure_manifest(folder, errors)
         files = bundle_files(folder)
         if not files:
             raise fail(f"{folder} holds no file to ship; refusing to delete every object "
