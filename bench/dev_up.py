@@ -36,7 +36,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from ratios import median_range  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+from airflow_platform.devenv.services import free_port  # noqa: E402
 
 RATIO_AIM = 1.2
 SIDES = ("dev up", "standalone")
@@ -69,12 +70,6 @@ class Start:
 
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def all_healthy(url: str) -> bool:

@@ -8,7 +8,6 @@ are tested in tests/integration/test_cli_airflow_api.py.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typer.testing import CliRunner
 
 from airflow_platform.cli import app
 from airflow_platform.cli.health import parse_duration
+from tests.http_standin import send_json
 
 runner = CliRunner()
 
@@ -66,12 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(self.path)
         status, body = self.server.answer() if self.path == "/api/v2/monitor/health" else (
             404, {"detail": "Not Found"})  # fmt: skip
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def log_message(self, *_: Any) -> None:
         pass

@@ -32,6 +32,7 @@ from typer.testing import CliRunner
 
 from airflow_platform.cli import app
 from airflow_platform.devenv.state import DevState, Layout, Proc, write_state
+from tests.http_standin import send_json
 
 runner = CliRunner()
 PASSWORD = "local-Pw-not-to-print"
@@ -120,12 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route("PATCH")
 
     def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def log_message(self, *_: Any) -> None:
         pass
