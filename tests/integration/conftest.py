@@ -12,8 +12,9 @@ import itertools
 import json
 import os
 import threading
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -158,3 +159,35 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
     )
     yield sink
     sink.shutdown()
+
+
+# --- an account of its own: a module's moto server, emptied before each test ----------------
+
+
+@pytest.fixture(scope="module")
+def module_moto() -> Iterator[MotoServer]:
+    """A moto server for one module, whose tests need an account nobody else writes to (what
+    an orphan audit finds must be exactly what the test made)."""
+    moto = MotoServer().start()
+    yield moto
+    moto.stop()
+
+
+@pytest.fixture
+def client_for(module_moto: MotoServer) -> Callable[[str, str], Any]:
+    """`client_for(service, region)`: boto3 clients of the module's moto server, account
+    123456789012, emptied first; one attempt per call."""
+    request = urllib.request.Request(f"{module_moto.endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+    def client(service: str, region: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=module_moto.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    return client

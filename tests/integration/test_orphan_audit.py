@@ -14,13 +14,10 @@ audit's de-duplication and GetBucketLocation make the report the same either way
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.stub import Stubber
 
 from airflow_platform.cli import main
@@ -33,32 +30,6 @@ HOME, CHATBOT = "eu-west-1", "us-east-1"
 OURS = {"project": PROJECT, "stack": "pr-7", "tier": "ephemeral", "owner": "platform"}
 PR_70 = {**OURS, "stack": "pr-70"}
 OTHER_PROJECT = {**OURS, "project": "other-project"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    moto = MotoServer().start()
-    yield moto
-    moto.stop()
-
-
-@pytest.fixture
-def client_for(server: MotoServer) -> Callable[[str, str], Any]:
-    """Clients of this module's moto server, account 123456789012, emptied first."""
-    request = urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-
-    def client(service: str, region: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=server.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": 1}),
-        )
-
-    return client
 
 
 def target(*regions: str) -> Any:
@@ -321,13 +292,13 @@ def test_access_denied_becomes_an_audit_error_naming_the_service_and_region(clie
 
 
 @pytest.fixture
-def aws_env(server: MotoServer, client_for: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def aws_env(module_moto: MotoServer, client_for: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The operator's environment, pointing at this module's moto server."""
     import os
 
     for name in [n for n in os.environ if n.startswith(("AWS_", "BOTO"))]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", module_moto.endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)

@@ -13,50 +13,20 @@ fail naming that group.
 from __future__ import annotations
 
 import threading
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from airflow_platform.config.model import Tier
 from airflow_platform.teardown.audit import AuditTarget, audit_stack
 from airflow_platform.teardown.automation import BackendError, StackResource
 from airflow_platform.teardown.destroy import DestroyError, Timing, destroy_stack
-from tests.integration.servers import MotoServer
 from tests.teardown_standin import InMemoryBackend, urn
 
 PROJECT, STACK, ACCOUNT, REGION = "airflow-platform", "pr-7", "123456789012", "eu-west-1"
 TAGS = {"project": PROJECT, "stack": STACK, "tier": "ephemeral", "owner": "platform"}
 TIMING = Timing(settle_timeout=30, audit_timeout=1, interval=0.2)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    moto = MotoServer().start()
-    yield moto
-    moto.stop()
-
-
-@pytest.fixture
-def client_for(server: MotoServer) -> Callable[[str, str], Any]:
-    """Clients of this module's moto server, emptied first."""
-    request = urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-
-    def client(service: str, region: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=server.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": 1}),
-        )
-
-    return client
 
 
 class DeployedBackend(InMemoryBackend):
