@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +52,10 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from airflow_platform.devenv.services import free_port  # noqa: E402
+from airflow_platform.devenv.up import health, unhealthy  # noqa: E402
 
 RATIO_AIM = 1.2
 SIDES = ("dev up", "standalone")
-COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 BIN = Path(sys.executable).parent
 POLL = 0.2
 STOP_GRACE = 20.0
@@ -73,12 +72,8 @@ class Start:
 
 
 def all_healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as answer:  # noqa: S310
-            body = json.loads(answer.read())
-    except (OSError, ValueError):
-        return False
-    return all((body.get(part) or {}).get("status") == "healthy" for part in COMPONENTS)
+    """Every component healthy, by the rule `dev up` waits on (devenv.up)."""
+    return not unhealthy(health(url, timeout=2))
 
 
 def clean_environment() -> dict[str, str]:

@@ -41,17 +41,20 @@ DOCS_BUCKET_VARIABLE = "dbt_docs_bucket"
 ARCHIVE_BUCKET_OPTION = ("platform", "log_archive_bucket")
 DOCS_PREFIX = "dbt-docs"
 MANIFEST = "target/manifest.json"
+PROJECT_DIR = "dbt"
+"""The project's folder: beside `dags/` in the repository, inside it in the bucket."""
+PROJECT_FILE = "dbt_project.yml"
 
 
 def project_dir(dag_folder: Path) -> Path:
     """`<dag folder>/dbt` (shipped), else `<dag folder>/../dbt` (repository); FileNotFoundError
     naming both when neither holds a dbt_project.yml."""
-    candidates = [dag_folder / "dbt", dag_folder.parent / "dbt"]
+    candidates = [dag_folder / PROJECT_DIR, dag_folder.parent / PROJECT_DIR]
     for candidate in candidates:
-        if (candidate / "dbt_project.yml").is_file():
+        if (candidate / PROJECT_FILE).is_file():
             return candidate
     raise FileNotFoundError(
-        "no dbt project (dbt_project.yml) in " + " or ".join(str(c) for c in candidates)
+        f"no dbt project ({PROJECT_FILE}) in " + " or ".join(str(c) for c in candidates)
     )
 
 

@@ -42,6 +42,8 @@ from typing import Any
 
 import pytest
 
+from airflow_platform.devenv.processes import tail
+from airflow_platform.devenv.up import unhealthy
 from tests.integration.servers import PgServer, free_port
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -87,13 +89,6 @@ def {FAILING_DAG_ID}():
 {FAILING_DAG_ID}()
 """,
 }
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 class AirflowServer:
@@ -202,9 +197,9 @@ class AirflowServer:
             for name, process in [("api-server", self.api), *self.components.items()]:
                 if process is not None and process.poll() is not None:
                     raise RuntimeError(f"airflow {name} exited ({process.returncode}):\n"
-                                       f"{_tail(self.root / f'{name}.log')}")  # fmt: skip
+                                       f"{tail(self.root / f'{name}.log', 40)}")  # fmt: skip
             time.sleep(0.2)
-        logs = "\n".join(f"--- {n}\n{_tail(self.root / f'{n}.log', 15)}"
+        logs = "\n".join(f"--- {n}\n{tail(self.root / f'{n}.log', 15)}"
                          for n in ("api-server", *self.components))  # fmt: skip
         raise RuntimeError(f"gave up waiting {timeout:g} s for {what}:\n{logs}")
 
@@ -228,11 +223,7 @@ class AirflowServer:
             )
 
     def _all_healthy(self) -> bool:
-        answer = self.health() or {}
-        return all(
-            (answer.get(part) or {}).get("status") == "healthy"
-            for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        )
+        return not unhealthy(self.health())
 
     # --- talking to it --------------------------------------------------------------------
 

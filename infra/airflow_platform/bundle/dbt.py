@@ -30,14 +30,13 @@ from pathlib import Path
 
 from airflow_platform.bundle.files import BundleFile, sha256_file
 
-DBT_DIR = "dbt"
-"""The project's folder: beside `dags/` in the repository, inside it in the bucket."""
-PROJECT_FILE = "dbt_project.yml"
-MANIFEST = "target/manifest.json"
+# Where the project is, what its manifest is called and which variable names dbt's own
+# virtualenv: the DAG's own answers (platform_ops.dbt_elt), so shipping and running agree.
+from platform_ops.dbt_elt import DBT_EXECUTABLE_ENV, MANIFEST, PROJECT_FILE, project_dir
+from platform_ops.dbt_elt import PROJECT_DIR as DBT_DIR
+
 FINGERPRINT = "target/manifest.sources.json"
 """The SHA-256 of each source file the manifest was built from."""
-DBT_EXECUTABLE_ENV = "PLATFORM_DBT_EXECUTABLE"
-"""The dbt of dbt's own virtualenv (the DAG reads the same variable at run time)."""
 LOCAL_DBT = ".venv-dbt/bin/dbt"
 """The repository's dbt virtualenv (the Makefile's), relative to the repository root."""
 NOT_SOURCES = frozenset({"target", "dbt_packages", "logs", "__pycache__"})
@@ -85,10 +84,10 @@ class DbtProject:
 def find_project(dags_folder: Path) -> DbtProject | None:
     """The dbt project that ships with `dags_folder`: `<dags>/dbt/` (the shipped layout), else
     `<dags>/../dbt/` (the repository's); None when there is none."""
-    for root, label in ((dags_folder / DBT_DIR, DBT_DIR), (dags_folder.parent / DBT_DIR, DBT_DIR)):
-        if (root / PROJECT_FILE).is_file():
-            return DbtProject(root, label)
-    return None
+    try:
+        return DbtProject(project_dir(dags_folder), DBT_DIR)
+    except FileNotFoundError:
+        return None
 
 
 def _source_paths(root: Path) -> list[Path]:

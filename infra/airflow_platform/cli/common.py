@@ -333,7 +333,7 @@ def stack_settings(stack: str, project_dir: Path | None) -> Settings:
     from airflow_platform.plan.project import Project, ProjectError, read_stack_config
 
     try:
-        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
+        project = Project.at(project_dir)
         values = dict(read_stack_config(project, stack).values)
     except ProjectError as error:
         raise ValueError(str(error)) from None

@@ -34,7 +34,7 @@ def _dags_source(source: Path | None, project_dir: Path | None) -> Path:
     from airflow_platform.plan.project import Project, ProjectError
 
     try:
-        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
+        project = Project.at(project_dir)
     except ProjectError as error:
         raise ValueError(f"{error}; or pass --source") from None
     folder = project.root / "dags"

@@ -147,7 +147,7 @@ def stack_file(
             EXIT_USAGE,
         )
     try:
-        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
+        project = Project.at(project_dir)
         path = project.stack_file(stack)
         if path.is_file() and (yaml.safe_load(path.read_text()) or {}).get("config"):
             Console(stderr=True).print(f"{path} has its own config: kept as it is", highlight=False)

@@ -123,7 +123,7 @@ def plan(
     console = Console(stderr=to_stdout)
     errors = Console(stderr=True)
     try:
-        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
+        project = Project.at(project_dir)
         config = read_stack_config(project, stack)
         base = load_base(diff) if diff else None
         # No committed table (none can be made without AWS credentials): no estimate, and

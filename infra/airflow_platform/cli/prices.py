@@ -98,7 +98,7 @@ def refresh(
     console = Console(stderr=True)
     if not regions:
         try:
-            project = Project.load(project_dir.resolve()) if project_dir else Project.find()
+            project = Project.at(project_dir)
             stacks = {s: read_stack_config(project, s).values for s in project.known_stacks()}
         except ProjectError as error:
             raise fail(str(error), EXIT_USAGE) from None

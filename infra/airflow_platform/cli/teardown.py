@@ -65,14 +65,14 @@ DEFAULT_SETTLE_MINUTES = 45.0
 DEFAULT_AUDIT_MINUTES = 10.0
 
 
-def _project_root(project_dir: Path | None) -> tuple[Path, str]:
+def _project_root(project_dir: Path | None) -> Path:
     from airflow_platform.plan.project import Project, ProjectError
 
     try:
-        project = Project.load(project_dir.resolve()) if project_dir else Project.find()
+        project = Project.at(project_dir)
     except ProjectError as error:
         raise fail(str(error), EXIT_USAGE) from None
-    return project.root, project.name
+    return project.root
 
 
 def _settings(stack: str, project_dir: Path | None) -> Settings:
@@ -178,7 +178,7 @@ def destroy(
                 EXIT_USAGE,
             )
         typer.confirm(f"Destroy every resource of {stack} and audit for leftovers?", abort=True)
-    root, _ = _project_root(project_dir)
+    root = _project_root(project_dir)
     errors = Console(stderr=True)
 
     def say(message: str) -> None:
@@ -230,7 +230,7 @@ def reap(
     from airflow_platform.teardown.automation import BackendError, PulumiMissingError
     from airflow_platform.teardown.reaper import reap as run_reap
 
-    root, _ = _project_root(project_dir)
+    root = _project_root(project_dir)
     errors = Console(stderr=True)
     backend = _backend(root, org, errors)
     timing = _timing(settle_timeout, audit_timeout)

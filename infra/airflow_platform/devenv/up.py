@@ -258,11 +258,11 @@ def _start_all(
     return config
 
 
-def health(api_url: str) -> dict[str, Any] | None:
-    """The health answer, or None while nothing answers."""
+def health(api_url: str, timeout: float = 5) -> dict[str, Any] | None:
+    """The health answer, or None while nothing answers (within `timeout` seconds)."""
     try:
         url = f"{api_url}/api/v2/monitor/health"  # http://127.0.0.1:<port>, ours
-        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310
             return json.loads(answer.read())
     except (OSError, ValueError):
         return None

@@ -33,6 +33,12 @@ class Project:
     """Where `Pulumi.<stack>.yaml` files live (`stackConfigDir:`)."""
 
     @classmethod
+    def at(cls, project_dir: Path | None) -> Project:
+        """The project in `project_dir` (a command's --project-dir), else the one `find`
+        finds from the working directory."""
+        return cls.load(project_dir.resolve()) if project_dir else cls.find()
+
+    @classmethod
     def find(cls, start: Path | None = None) -> Project:
         """The nearest directory at or above `start` holding a Pulumi.yaml."""
         here = (start or Path.cwd()).resolve()
